@@ -1,0 +1,127 @@
+"""Scaled dot-product attention: the article's ``softmax(Q Kᵀ / √d_k) V``.
+
+Forward, one formula per line (P is the attention matrix, ``cache.weights``):
+
+    S = Q Kᵀ · scale              (..., n_q, n_k)   scale = 1/√d_k by default
+    S = S + mask                  (float mask; a bool mask sets S = -inf where False)
+    P = softmax(S)                row-wise: each query's weights over the keys sum to 1
+    O = P V                       (..., n_q, d_v)
+
+Backward, the same lines in reverse:
+
+    dV = Pᵀ dO                    from O = P V
+    dP = dO Vᵀ                    from O = P V
+    dS = P ∘ (dP − rowsum(dO ∘ O))   from P = softmax(S); rowsum(dP ∘ P) = rowsum(dO ∘ O)
+    dQ = scale · dS K             from S = Q Kᵀ · scale
+    dK = scale · dSᵀ Q            from S = Q Kᵀ · scale
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .._checks import (
+    check_dout,
+    check_float_array,
+    check_mask,
+    check_same_batch,
+    check_same_dtype,
+    check_scale,
+)
+from ..backend import array_namespace
+from .softmax import _softmax
+
+
+class AttentionCache(NamedTuple):
+    """What the backward pass needs from the forward pass."""
+
+    q: Any  # (..., n_q, d_k)
+    k: Any  # (..., n_k, d_k)
+    v: Any  # (..., n_k, d_v)
+    mask: Any  # None, or bool/float broadcastable to (..., n_q, n_k)
+    scale: float
+    weights: Any  # P, (..., n_q, n_k)
+    out: Any  # O, (..., n_q, d_v)
+
+
+def attention_forward(q, k, v, mask=None, scale=None):
+    """Scaled dot-product attention, ``softmax(q kᵀ · scale + mask) v``.
+
+    q: (..., n_q, d_k)   queries
+    k: (..., n_k, d_k)   keys
+    v: (..., n_k, d_v)   values
+    mask: optional, broadcastable to (..., n_q, n_k). Boolean: True where a
+        query may attend. Float: added to the scaled logits (use -inf to block).
+        A query whose keys are all masked out gets a zero output row.
+    scale: logit scale, default 1/√d_k.
+
+    Returns (out, cache): out (..., n_q, d_v) in the inputs' dtype;
+    cache.weights is the attention matrix P (..., n_q, n_k).
+    """
+    q, k, v, mask, scale = _check_inputs(q, k, v, mask, scale)
+    s = (q @ k.mT) * scale  # S = Q Kᵀ / √d_k
+    weights, out = masked_softmax_attention(s, v, mask)
+    return out, AttentionCache(q, k, v, mask, scale, weights, out)
+
+
+def attention_backward(dout, cache):
+    """Exact gradients of :func:`attention_forward`.
+
+    dout: (..., n_q, d_v), dL/d(out). cache: from the forward pass.
+    Returns (dq, dk, dv) shaped like q, k, v. Masked-out entries get zero
+    gradient; a fully masked query row gets zero dq.
+    """
+    check_dout(dout, cache.out)
+    ds, dv = softmax_attention_backward(dout, cache.weights, cache.out, cache.v)
+    dq = (ds @ cache.k) * cache.scale  # from S = Q Kᵀ · scale
+    dk = (ds.mT @ cache.q) * cache.scale
+    return dq, dk, dv
+
+
+def masked_softmax_attention(s, v, mask=None):
+    """The part shared by every attention variant: mask, softmax, weighted sum.
+
+    s: scaled logits (..., n_q, n_k); v: (..., n_k, d_v).
+    Returns (weights P, out O = P v).
+    """
+    xp = array_namespace(s, v)
+    if mask is not None and mask.dtype == xp.bool:
+        s = xp.where(mask, s, -xp.inf)  # False = may not attend: weight exactly 0
+    elif mask is not None:
+        s = s + xp.astype(mask, s.dtype)  # float mask is added to the logits
+    weights = _softmax(s, axis=-1)  # P = softmax(S), row by row
+    return weights, weights @ v  # O = P V
+
+
+def softmax_attention_backward(dout, weights, out, v):
+    """Backward of ``O = softmax(S) V`` down to the logits.
+
+    dout, out: (..., n_q, d_v); weights P: (..., n_q, n_k); v: (..., n_k, d_v).
+    Returns (dS, dV). Each row of dS sums to zero (softmax is shift-invariant).
+    """
+    xp = array_namespace(dout, weights)
+    dv = weights.mT @ dout  # dV = Pᵀ dO
+    dp = dout @ v.mT  # dP = dO Vᵀ
+    row = xp.sum(dout * out, axis=-1, keepdims=True)  # rowsum(dP ∘ P) = rowsum(dO ∘ O)
+    ds = weights * (dp - row)  # dS = P ∘ (dP − rowsum(dO ∘ O))
+    return ds, dv
+
+
+def _check_inputs(q, k, v, mask, scale):
+    for name, a in (("q", q), ("k", k), ("v", v)):
+        check_float_array(a, name, min_ndim=2)
+    array_namespace(q, k, v)
+    check_same_dtype(q=q, k=k, v=v)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k must have the same d_k (last dim): q {tuple(q.shape)} has d_k={q.shape[-1]}, "
+            f"k {tuple(k.shape)} has d_k={k.shape[-1]}"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"k and v must have the same number of keys n_k (second-to-last dim): "
+            f"k {tuple(k.shape)}, v {tuple(v.shape)}"
+        )
+    check_same_batch(q=q, k=k, v=v)
+    logits_shape = tuple(q.shape[:-1]) + (k.shape[-2],)
+    mask = check_mask(mask, logits_shape, like=q)
+    return q, k, v, mask, check_scale(scale, q.shape[-1])
