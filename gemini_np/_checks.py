@@ -12,7 +12,7 @@ import numbers
 
 import numpy
 
-from .backend import array_namespace
+from .backend import array_namespace, is_array
 
 
 def is_floating(x) -> bool:
@@ -39,7 +39,7 @@ def is_integer(x) -> bool:
 
 def check_float_array(x, name: str, min_ndim: int = 0):
     """``x`` must be a floating-point array with at least ``min_ndim`` dims."""
-    if not hasattr(x, "__array_namespace__"):
+    if not is_array(x):
         raise TypeError(f"{name} must be an array (numpy.ndarray or a CuPy / array-API array), got {type(x).__name__}")
     if not is_floating(x):
         raise TypeError(f"{name} must be a floating-point array, got dtype {x.dtype}")
@@ -97,7 +97,7 @@ def check_mask(mask, logits_shape: tuple, like):
     broadcasts to ``logits_shape`` = (..., n_q, n_k). Returns it, or None."""
     if mask is None:
         return None
-    if not hasattr(mask, "__array_namespace__"):
+    if not is_array(mask):
         raise TypeError(f"mask must be an array of bool or float, got {type(mask).__name__}")
     array_namespace(mask, like)  # same library as q/k/v
     if not (is_bool(mask) or is_floating(mask)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numbers
 
 from .._checks import check_dout, check_float_array, is_integer
-from ..backend import array_namespace, device_kwargs
+from ..backend import array_namespace, device_kwargs, is_array
 
 
 def embedding_forward(ids, table, padding_id=0):
@@ -15,7 +15,7 @@ def embedding_forward(ids, table, padding_id=0):
     whatever the table holds, so the padding row never matters and never
     receives a gradient.
     """
-    if not hasattr(ids, "__array_namespace__") or not is_integer(ids):
+    if not is_array(ids) or not is_integer(ids):
         raise TypeError(f"ids must be an integer array, got {getattr(ids, 'dtype', type(ids).__name__)}")
     check_float_array(table, "table", min_ndim=2)
     if table.ndim != 2:
@@ -24,6 +24,8 @@ def embedding_forward(ids, table, padding_id=0):
         raise TypeError(f"padding_id must be an int or None, got {padding_id!r}")
     xp = array_namespace(ids, table)
     vocab, d = table.shape
+    # A deliberate, explicit device -> host read of two scalars: CuPy's take() silently
+    # wraps out-of-range ids around instead of raising, so the check must happen here.
     if ids.size and (int(xp.min(ids)) < 0 or int(xp.max(ids)) >= vocab):
         raise ValueError(
             f"ids must lie in [0, {vocab}) for a table of {vocab} rows; got values in "

@@ -16,7 +16,7 @@ import numbers
 from typing import Any, NamedTuple
 
 from .._checks import check_dout, check_float_array
-from ..backend import array_namespace
+from ..backend import array_namespace, is_array
 from .attention import AttentionCache, attention_backward, attention_forward
 
 
@@ -35,7 +35,7 @@ def patchify(x, patch_size):
     Returns (..., H/p, W/p, p·p, C): element [..., i, j, r·p + c, :] is pixel
     x[..., i·p + r, j·p + c, :] (row-major inside a patch).
     """
-    if not hasattr(x, "__array_namespace__"):
+    if not is_array(x):
         raise TypeError(f"x must be an array, got {type(x).__name__}")
     p = _check_patch_size(patch_size)
     if x.ndim < 3:
@@ -55,7 +55,7 @@ def unpatchify(patches, patch_size):
 
     patches: (..., H/p, W/p, p·p, C) -> (..., H, W, C).
     """
-    if not hasattr(patches, "__array_namespace__"):
+    if not is_array(patches):
         raise TypeError(f"patches must be an array, got {type(patches).__name__}")
     p = _check_patch_size(patch_size)
     if patches.ndim < 4:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .._checks import check_dout, check_float_array, is_bool
-from ..backend import array_namespace, device_kwargs
+from ..backend import array_namespace, device_kwargs, is_array
 
 
 def masked_mean_forward(x, mask=None):
@@ -16,7 +16,7 @@ def masked_mean_forward(x, mask=None):
     xp = array_namespace(x, mask)
     if mask is None:
         mask = xp.ones(x.shape[:-1], dtype=xp.bool, **device_kwargs(x))
-    if not hasattr(mask, "__array_namespace__") or not is_bool(mask):
+    if not is_array(mask) or not is_bool(mask):
         raise TypeError(f"mask must be a bool array (True = keep), got {getattr(mask, 'dtype', type(mask).__name__)}")
     if tuple(mask.shape) != tuple(x.shape[:-1]):
         raise ValueError(f"mask must have shape x.shape[:-1] = {tuple(x.shape[:-1])}, got {tuple(mask.shape)}")
