@@ -19,6 +19,7 @@ def layer_norm_forward(x, gamma, beta, eps=1e-5):
     check_same_dtype(x=x, gamma=gamma, beta=beta)
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps}")
+    eps = float(eps)  # a NumPy float64 scalar would turn float32 x into float64 (NumPy 2 promotion)
     xp = array_namespace(x, gamma, beta)
     mu = xp.mean(x, axis=-1, keepdims=True)  # mean over features
     xc = x - mu

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import numbers
 from typing import Any, NamedTuple
 
 from .._checks import check_float_array, check_same_dtype
@@ -47,4 +48,8 @@ def bce_with_logits_forward(logits, labels):
 def bce_with_logits_backward(dloss, cache):
     """dloss: scalar dL/d(loss) (usually 1.0). Returns dlogits = dloss · (σ(z) − y) / N."""
     n = cache.logits.size
-    return (sigmoid(cache.logits) - cache.labels) * (dloss / n)  # dloss may be a 0-d array: no host sync
+    if isinstance(dloss, numbers.Real):
+        dloss = float(dloss)  # np.float64(1.0) would turn float32 logits into float64 (NumPy 2 promotion)
+    else:  # a 0-d array, e.g. on the GPU: keep it there (no host sync), in the logits' dtype
+        dloss = array_namespace(dloss, cache.logits).astype(dloss, cache.logits.dtype)
+    return (sigmoid(cache.logits) - cache.labels) * (dloss / n)
