@@ -1,0 +1,274 @@
+"""attention_forward / attention_backward: the whole verification ladder."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import gemini_np as gnp
+import reference as ref
+
+TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-11, atol=1e-13)}
+
+
+def make_mask(kind, n_q, n_k, rng):
+    """Masks of every flavour, shaped (n_q, n_k) so they broadcast over the batch.
+
+    "bool_partial" / "float_partial" contain a fully masked row (row 0) and a
+    partially masked one; "float" is a finite additive bias.
+    """
+    if kind is None:
+        return None
+    if kind == "causal":  # query i sees keys 0..i (rectangular when n_q != n_k)
+        return np.tril(np.ones((n_q, n_k), dtype=bool))
+    if kind == "bool_partial":
+        mask = rng.random((n_q, n_k)) > 0.4
+        mask[0] = False  # every key masked out for query 0
+        mask[-1, 0] = True  # at least one free key somewhere else
+        return mask
+    if kind == "float":
+        return rng.standard_normal((n_q, n_k))
+    if kind == "float_partial":
+        mask = np.where(rng.random((n_q, n_k)) > 0.4, 0.0, -np.inf) + 0.5 * rng.standard_normal((n_q, n_k))
+        mask[0] = -np.inf
+        mask[-1, 0] = 0.25
+        return mask
+    raise AssertionError(kind)
+
+
+def random_qkv(rng, batch, n_q, n_k, d_k, d_v, dtype=np.float64):
+    q = rng.standard_normal((*batch, n_q, d_k))
+    k = rng.standard_normal((*batch, n_k, d_k))
+    v = rng.standard_normal((*batch, n_k, d_v))
+    return q.astype(dtype), k.astype(dtype), v.astype(dtype)
+
+
+MASKS = [None, "causal", "bool_partial", "float", "float_partial"]
+SHAPES = [((), 3, 3, 2, 2), ((2,), 4, 5, 3, 2), ((2, 1), 3, 4, 2, 3)]  # batch, n_q, n_k, d_k, d_v
+
+
+def unit_logits(q, k, scale):
+    """Rescale q and k so that the scaled logits scale·q·k have standard deviation about 1.
+
+    Central differences in float64 resolve a gradient entry to about 1e-11
+    (roundoff ε·|L|/h with h = 1e-5), so an entry below ~1e-4 cannot meet the
+    relative bound 1e-7. Peaked softmax rows (weights of 1e-7) produce such
+    entries; moderate logits keep the finite-difference check meaningful. The
+    loop-reference tests below cover peaked rows with an absolute tolerance.
+    """
+    scale = scale if scale is not None else 1 / math.sqrt(q.shape[-1])
+    c = (scale * math.sqrt(q.shape[-1])) ** -0.5
+    return q * c, k * c
+
+
+def conditioned(draw, forward, backward, seed, min_entry=1e-3, tries=50):
+    """Draw ``(inputs, static) = draw(rng)`` until every analytic gradient entry is
+    either 0 (masked, or 0 up to roundoff: below 1e-15) or at least ``min_entry`` in magnitude.
+
+    Why: with h = 1e-5, float64 central differences carry an absolute error of
+    about 1e-11, so an entry of 1e-5 that happens to cancel almost to zero would
+    show a relative error of 1e-6 although the backward is exact. Such entries are
+    checked by the loop-reference tests (absolute tolerance) instead. The upstream
+    gradient is the one :func:`gnp.check_gradients` draws with the same ``seed``.
+    A wrong backward is still compared entry by entry against the differences.
+    """
+    rng = np.random.default_rng(seed)
+    for _ in range(tries):
+        inputs, static = draw(rng)
+        out, cache = forward(**inputs, **static)
+        upstream = np.random.default_rng(seed).standard_normal(np.shape(out))
+        grads = backward(upstream, cache)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        if all(np.all((np.abs(g) < 1e-15) | (np.abs(g) >= min_entry)) for g in grads):
+            return inputs, static
+    raise AssertionError(f"no well-conditioned draw in {tries} tries (seed {seed})")
+
+
+# ---------------------------------------------------------------- rung 1: finite differences
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("mask_kind", MASKS)
+@pytest.mark.parametrize("scale", [None, 0.5, 2.0])
+def test_finite_differences(seed, shape, mask_kind, scale):
+    batch, n_q, n_k, d_k, d_v = shape
+
+    def draw(rng):
+        q, k, v = random_qkv(rng, batch, n_q, n_k, d_k, d_v)
+        q, k = unit_logits(q, k, scale)
+        return {"q": q, "k": k, "v": v}, {"mask": make_mask(mask_kind, n_q, n_k, rng), "scale": scale}
+
+    inputs, static = conditioned(draw, gnp.attention_forward, gnp.attention_backward, seed)
+    errors = gnp.check_gradients(gnp.attention_forward, gnp.attention_backward, inputs, static, seed=seed)
+    assert max(errors.values()) < 1e-7, errors
+
+
+def test_finite_differences_own_loop():
+    """Our own central-difference loop, so a bug in gradcheck.py cannot hide a bug here."""
+    rng = np.random.default_rng(11)
+    q, k, v = random_qkv(rng, (2,), 3, 4, 3, 2)
+    mask = make_mask("float_partial", 3, 4, rng)
+    dout = rng.standard_normal((2, 3, 2))
+    _, cache = gnp.attention_forward(q, k, v, mask=mask, scale=0.7)
+    grads = gnp.attention_backward(dout, cache)
+    inputs = {"q": q, "k": k, "v": v}
+    for (name, x), analytic in zip(inputs.items(), grads):
+
+        def loss(x_new, name=name):
+            out, _ = gnp.attention_forward(**{**inputs, name: x_new}, mask=mask, scale=0.7)
+            return np.sum(out * dout)
+
+        assert gnp.rel_error(analytic, ref.numeric_grad(loss, x)) < 1e-7, name
+
+
+# ---------------------------------------------------------------- rung 2: slow reference
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mask_kind", MASKS)
+@pytest.mark.parametrize("scale", [None, 0.5])
+def test_matches_loop_reference(dtype, mask_kind, scale):
+    rng = np.random.default_rng(5)
+    q, k, v = random_qkv(rng, (2,), 4, 4, 3, 2, dtype)
+    mask = make_mask(mask_kind, 4, 4, rng)
+    dout = rng.standard_normal((2, 4, 2)).astype(dtype)
+    out, cache = gnp.attention_forward(q, k, v, mask=mask, scale=scale)
+    out_ref, weights_ref = ref.attention(q, k, v, mask, scale)
+    np.testing.assert_allclose(out, out_ref, **TOL[dtype])
+    np.testing.assert_allclose(cache.weights, weights_ref, **TOL[dtype])
+    for got, want in zip(gnp.attention_backward(dout, cache), ref.attention_backward(dout, q, k, v, mask, scale)):
+        np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+def test_reference_backward_agrees_with_finite_differences_of_reference():
+    """The loop reference's own backward is checked against differences of its own forward."""
+    rng = np.random.default_rng(2)
+    q, k, v = random_qkv(rng, (), 3, 4, 2, 2)
+    mask = make_mask("bool_partial", 3, 4, rng)
+    dout = rng.standard_normal((3, 2))
+    dq, dk, dv = ref.attention_backward(dout, q, k, v, mask, 0.8)
+    assert gnp.rel_error(dq, ref.numeric_grad(lambda x: np.sum(ref.attention(x, k, v, mask, 0.8)[0] * dout), q)) < 1e-7
+    assert gnp.rel_error(dk, ref.numeric_grad(lambda x: np.sum(ref.attention(q, x, v, mask, 0.8)[0] * dout), k)) < 1e-7
+    assert gnp.rel_error(dv, ref.numeric_grad(lambda x: np.sum(ref.attention(q, k, x, mask, 0.8)[0] * dout), v)) < 1e-7
+
+
+def test_default_scale_is_one_over_sqrt_dk_and_weights_are_p():
+    rng = np.random.default_rng(4)
+    q, k, v = random_qkv(rng, (2,), 3, 5, 4, 2)
+    out, cache = gnp.attention_forward(q, k, v)
+    assert cache.scale == 1 / math.sqrt(4)
+    out_explicit, _ = gnp.attention_forward(q, k, v, scale=1 / math.sqrt(4))
+    np.testing.assert_array_equal(out, out_explicit)
+    assert cache.weights.shape == (2, 3, 5)
+    # P by hand from the definition, for one (batch, query) pair
+    logits = [q[1, 2] @ k[1, j] / 2.0 for j in range(5)]
+    expected = np.exp(logits) / np.sum(np.exp(logits))
+    np.testing.assert_allclose(cache.weights[1, 2], expected, rtol=1e-13)
+    np.testing.assert_allclose(out[1, 2], expected @ v[1], rtol=1e-13)
+
+
+def test_mask_broadcasts_over_batch_and_queries():
+    rng = np.random.default_rng(8)
+    q, k, v = random_qkv(rng, (2, 3), 4, 5, 3, 2)
+    key_padding = np.array([True, True, False, True, False])  # (n_k,) broadcasts to (2, 3, 4, 5)
+    per_batch = rng.random((2, 1, 1, 5)) > 0.3
+    for mask in (key_padding, per_batch):
+        out, _ = gnp.attention_forward(q, k, v, mask=mask)
+        np.testing.assert_allclose(out, ref.attention(q, k, v, mask)[0], rtol=1e-11, atol=1e-13)
+    # a boolean mask equals the float mask 0 / -inf
+    out_bool, _ = gnp.attention_forward(q, k, v, mask=per_batch)
+    out_float, _ = gnp.attention_forward(q, k, v, mask=np.where(per_batch, 0.0, -np.inf))
+    np.testing.assert_allclose(out_bool, out_float, rtol=1e-14, atol=1e-15)
+
+
+# ---------------------------------------------------------------- rung 3: properties
+dims = st.integers(1, 4)
+dtypes = st.sampled_from([np.float32, np.float64])
+seeds = st.integers(0, 2**32 - 1)
+
+
+@given(seed=seeds, n=st.integers(1, 6), d_k=dims, d_v=dims, dtype=dtypes, masked=st.booleans())
+def test_self_attention_is_permutation_equivariant(seed, n, d_k, d_v, dtype, masked):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d_k)).astype(dtype)
+    v = rng.standard_normal((n, d_v)).astype(dtype)
+    mask = (rng.random((n, n)) > 0.3) if masked else None
+    perm = rng.permutation(n)
+    out, _ = gnp.attention_forward(x, x, v, mask=mask)
+    out_perm, _ = gnp.attention_forward(x[perm], x[perm], v[perm], mask=None if mask is None else mask[perm][:, perm])
+    np.testing.assert_allclose(out_perm, out[perm], **TOL[dtype])
+    # keys (with their values) in any order give the same output
+    out_keys, _ = gnp.attention_forward(x, x[perm], v[perm], mask=None if mask is None else mask[:, perm])
+    np.testing.assert_allclose(out_keys, out, **TOL[dtype])
+
+
+@given(seed=seeds, n_q=dims, n_k=dims, d_k=dims, d_v=dims, dtype=dtypes, mask_kind=st.sampled_from(MASKS))
+def test_dtype_shapes_and_key_gradient_sum(seed, n_q, n_k, d_k, d_v, dtype, mask_kind):
+    """float32 stays float32 everywhere; Σ_j dk_j = scale Σ_i q_i Σ_j dS_ij = 0 because rows of dS sum to 0."""
+    rng = np.random.default_rng(seed)
+    q, k, v = random_qkv(rng, (2,), n_q, n_k, d_k, d_v, dtype)
+    mask = make_mask(mask_kind, n_q, n_k, rng)
+    out, cache = gnp.attention_forward(q, k, v, mask=mask)
+    assert out.dtype == dtype and out.shape == (2, n_q, d_v)
+    assert cache.weights.dtype == dtype and cache.weights.shape == (2, n_q, n_k)
+    row_sums = np.sum(cache.weights, axis=-1, dtype=np.float64)
+    assert np.all(np.isclose(row_sums, 1, atol=1e-5) | (row_sums == 0))
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dq, dk, dv = gnp.attention_backward(dout, cache)
+    assert (dq.dtype, dk.dtype, dv.dtype) == (dtype,) * 3
+    assert (dq.shape, dk.shape, dv.shape) == (q.shape, k.shape, v.shape)
+    size = 1 + np.abs(dk).max() * n_k
+    np.testing.assert_allclose(np.sum(dk, axis=-2, dtype=np.float64), 0, atol=(1e-5 if dtype == np.float32 else 1e-12) * size)
+
+
+@given(seed=seeds, n_q=dims, n_k=dims, d_k=dims, d_v=dims, mask_kind=st.sampled_from([None, "bool_partial", "float"]))
+def test_float32_backward_matches_float64(seed, n_q, n_k, d_k, d_v, mask_kind):
+    rng = np.random.default_rng(seed)
+    q, k, v = random_qkv(rng, (2,), n_q, n_k, d_k, d_v)
+    mask = make_mask(mask_kind, n_q, n_k, rng)
+    dout = rng.standard_normal((2, n_q, d_v))
+    grads64 = gnp.attention_backward(dout, gnp.attention_forward(q, k, v, mask=mask)[1])
+    as32 = lambda a: a.astype(np.float32)  # noqa: E731
+    _, cache32 = gnp.attention_forward(as32(q), as32(k), as32(v), mask=mask)  # float64 mask cast to float32
+    grads32 = gnp.attention_backward(as32(dout), cache32)
+    # elementwise rtol 1e-4; the atol (1e-4 of the largest gradient entry) covers entries
+    # that are 0 in exact arithmetic (dq when n_k = 1) and come out as ±1e-18 in float64
+    size = max(np.abs(g).max() for g in grads64)
+    for g32, g64 in zip(grads32, grads64):
+        assert g32.dtype == np.float32
+        np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-4 * size)
+
+
+# ---------------------------------------------------------------- rung 4: stability
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logits_of_1e4_are_finite(dtype):
+    q = np.array([[1e2], [-1e2]], dtype=dtype)
+    k = np.array([[1e2], [-1e2], [0.0]], dtype=dtype)  # logits ±1e4 and 0 with scale 1
+    v = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], dtype=dtype)
+    out, cache = gnp.attention_forward(q, k, v, scale=1.0)
+    np.testing.assert_array_equal(out, v[:2])  # each query picks its matching key
+    grads = gnp.attention_backward(np.ones_like(out), cache)
+    assert all(np.all(np.isfinite(g)) for g in grads)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mask", [np.array([[False, False, False], [True, False, True]]),
+                                  np.array([[-np.inf, -np.inf, -np.inf], [0.0, -np.inf, 1.0]])])
+def test_fully_masked_rows_give_zeros_not_nan(dtype, mask):
+    rng = np.random.default_rng(0)
+    q, k, v = random_qkv(rng, (), 2, 3, 2, 2, dtype)
+    out, cache = gnp.attention_forward(q, k, v, mask=mask)
+    np.testing.assert_array_equal(out[0], 0)
+    np.testing.assert_array_equal(cache.weights[0], 0)
+    assert np.all(np.isfinite(out))
+    dq, dk, dv = gnp.attention_backward(rng.standard_normal(out.shape).astype(dtype), cache)
+    np.testing.assert_array_equal(dq[0], 0)  # the fully masked query has no gradient
+    np.testing.assert_array_equal(dk[1], 0)  # key 1 is masked for every query
+    np.testing.assert_array_equal(dv[1], 0)
+    assert all(np.all(np.isfinite(g)) for g in (dq, dk, dv))
+
+
+def test_every_row_masked_everywhere():
+    rng = np.random.default_rng(1)
+    q, k, v = random_qkv(rng, (2,), 3, 4, 2, 2)
+    out, cache = gnp.attention_forward(q, k, v, mask=np.zeros((3, 4), dtype=bool))
+    assert not np.any(out)
+    assert not any(np.any(g) for g in gnp.attention_backward(np.ones_like(out), cache))

@@ -1,0 +1,143 @@
+"""softmax / softmax_backward: the whole verification ladder."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import gemini_np as gnp
+import reference as ref
+
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-14)}
+
+
+def softmax_pair(axis):
+    """softmax as a forward/backward pair for check_gradients."""
+
+    def forward(x):
+        y = gnp.softmax(x, axis=axis)
+        return y, y
+
+    return forward, lambda dy, y: gnp.softmax_backward(dy, y, axis=axis)
+
+
+# ---------------------------------------------------------------- rung 1: finite differences
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("shape, axis", [((5,), -1), ((3, 4), -1), ((3, 4), 0), ((2, 3, 4), 1), ((2, 1, 3), -1)])
+def test_finite_differences(seed, shape, axis):
+    x = np.random.default_rng(seed).standard_normal(shape) * 2
+    forward, backward = softmax_pair(axis)
+    errors = gnp.check_gradients(forward, backward, {"x": x}, seed=seed)
+    assert errors["x"] < 1e-7, errors
+
+
+def test_finite_differences_own_loop_with_masked_entries():
+    """Our own central-difference loop (tests/reference.py), with -inf entries and a fully -inf row."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 5))
+    x[1, [0, 3]] = -np.inf
+    x[2, :] = -np.inf  # a fully "masked" row: output 0, gradient 0
+    dy = rng.standard_normal(x.shape)
+    y = gnp.softmax(x)
+    dx = gnp.softmax_backward(dy, y)
+    finite = np.isfinite(x)
+
+    def loss(x_finite_entries):
+        x_new = x.copy()
+        x_new[finite] = x_finite_entries
+        return np.sum(gnp.softmax(x_new) * dy)
+
+    numeric = ref.numeric_grad(loss, x[finite])
+    assert gnp.rel_error(dx[finite], numeric) < 1e-7
+    assert np.all(dx[~finite] == 0)
+    assert np.all(y[2] == 0) and np.all(dx[2] == 0)
+
+
+# ---------------------------------------------------------------- rung 2: slow reference
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, axis", [((4,), 0), ((3, 5), -1), ((3, 5), 0), ((2, 3, 4), 1)])
+def test_matches_loop_reference(dtype, shape, axis):
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    y = gnp.softmax(x, axis=axis)
+    np.testing.assert_allclose(y, ref.softmax(x, axis), **TOL[dtype])
+    np.testing.assert_allclose(gnp.softmax_backward(dy, y, axis=axis), ref.softmax_backward(dy, y, axis), **TOL[dtype])
+
+
+def test_known_values_computed_from_the_definition():
+    """softmax([1, 0, 0]) = [e, 1, 1] / (e + 2), written with math.e, not a stored number."""
+    e = math.e
+    expected = np.array([e, 1.0, 1.0]) / (e + 2.0)
+    np.testing.assert_allclose(gnp.softmax(np.array([1.0, 0.0, 0.0])), expected, rtol=1e-15)
+    # the Jacobian of a 2-way softmax is y0 y1 [[1, -1], [-1, 1]]
+    y = gnp.softmax(np.array([0.3, -0.2]))
+    jac = np.stack([gnp.softmax_backward(np.eye(2)[i], y) for i in range(2)])
+    np.testing.assert_allclose(jac, y[0] * y[1] * np.array([[1.0, -1.0], [-1.0, 1.0]]), rtol=1e-14)
+
+
+# ---------------------------------------------------------------- rung 3: properties
+shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=6)
+dtypes = st.sampled_from(DTYPES)
+
+
+@given(data=st.data(), dtype=dtypes, shape=shapes)
+def test_rows_sum_to_one_and_shift_invariance(data, dtype, shape):
+    x = data.draw(hnp.arrays(dtype, shape, elements=st.floats(-50, 50, width=32)))
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    shift = data.draw(st.floats(-100, 100, width=32))
+    y = gnp.softmax(x, axis=axis)
+    assert y.dtype == dtype and y.shape == x.shape
+    assert np.all(y >= 0) and np.all(y <= 1)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(np.sum(y, axis=axis, dtype=np.float64), 1.0, rtol=0, atol=1e-6 if dtype == np.float32 else 1e-13)
+    # shift invariance: softmax(x + c) == softmax(x); in float32, x + c itself rounds by ~|c| eps
+    shifted = gnp.softmax(x + dtype(shift), axis=axis)
+    atol = 2e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(shifted, y, rtol=tol["rtol"], atol=atol)
+
+
+@given(seed=st.integers(0, 2**32 - 1), dtype=dtypes, shape=shapes)
+def test_backward_rows_sum_to_zero(seed, dtype, shape):
+    """Σ_j dS_j = 0: the gradient of a shift-invariant function has no component along 1."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    dx = gnp.softmax_backward(dy, gnp.softmax(x))
+    assert dx.dtype == dtype
+    scale = 1 + np.abs(dy).max()
+    np.testing.assert_allclose(np.sum(dx, axis=-1, dtype=np.float64), 0.0, atol=(1e-5 if dtype == np.float32 else 1e-13) * scale)
+
+
+@given(seed=st.integers(0, 2**32 - 1), shape=shapes)
+def test_float32_backward_matches_float64(seed, shape):
+    rng = np.random.default_rng(seed)
+    x, dy = rng.standard_normal(shape), rng.standard_normal(shape)
+    dx64 = gnp.softmax_backward(dy, gnp.softmax(x))
+    dx32 = gnp.softmax_backward(dy.astype(np.float32), gnp.softmax(x.astype(np.float32)))
+    assert dx32.dtype == np.float32
+    # elementwise rtol 1e-4; the atol covers entries that cancel to ~0 and is tied to the gradient's size
+    np.testing.assert_allclose(dx32, dx64, rtol=1e-4, atol=1e-4 * np.abs(dx64).max())
+
+
+# ---------------------------------------------------------------- rung 4: stability
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_huge_logits_are_finite(dtype):
+    x = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4], [1e4, 1e4, -1e4]], dtype=dtype)
+    y = gnp.softmax(x)
+    assert np.all(np.isfinite(y))
+    np.testing.assert_allclose(y, [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.5, 0]], atol=1e-7)
+    dx = gnp.softmax_backward(np.ones_like(x), y)
+    assert np.all(np.isfinite(dx))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_all_minus_inf_row_gives_zeros(dtype):
+    x = np.array([[-np.inf, -np.inf], [0.0, -np.inf]], dtype=dtype)
+    y = gnp.softmax(x)
+    np.testing.assert_array_equal(y, [[0, 0], [1, 0]])
+    dx = gnp.softmax_backward(np.array([[1.0, 2.0], [3.0, 4.0]], dtype=dtype), y)
+    np.testing.assert_array_equal(dx, np.zeros_like(x))
