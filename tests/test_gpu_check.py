@@ -1,0 +1,117 @@
+"""benchmarks/gpu_check.py cannot rot: its CPU dry run (array_api_strict on device1
+standing in for CuPy) runs the same parity code as the GPU run, here, on every commit."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def gpu_check():
+    return load_script()
+
+
+def _has_model() -> bool:
+    return importlib.util.find_spec("gemini_np.model") is not None and importlib.util.find_spec("gemini_np.optim") is not None
+
+
+def test_dry_run_passes_and_reports_every_op_in_both_dtypes(gpu_check, tmp_path, capsys):
+    out = tmp_path / "report" / "gpu.md"
+    assert gpu_check.main(["--dry-run", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "all parity checks passed" in printed
+    report = out.read_text(encoding="utf-8")
+    import numpy as np
+
+    names = gpu_check.op_cases(np.random.default_rng(0), small=True)
+    for name in names:
+        for dtype in ("float64", "float32"):
+            assert f"| {name} | {dtype} |" in report, f"{name} {dtype} missing from the report"
+    if _has_model():
+        for row in ("| model step (sgd) | float64 |", "| model step (adam) | float64 |", "| model step (sgd) | float32 |"):
+            assert row in report
+    assert "| (batch·heads, n, d) | dtype | NumPy CPU ms |" in report  # the (tiny) timing table
+    assert "FAIL" not in report
+
+
+def test_every_functional_op_is_in_the_script(gpu_check):
+    """A new kernel must be added to the GPU check too."""
+    import gemini_np.functional as F
+
+    source = SCRIPT.read_text(encoding="utf-8")
+    missing = [n for n in F.__all__ if n[0].islower() and f"F.{n}" not in source]
+    assert not missing, f"ops the GPU check does not run: {missing}"
+
+
+def test_dry_run_fails_on_a_wrong_value_and_on_a_float64_upcast(gpu_check, monkeypatch, capsys):
+    """The check must be able to fail: break two kernels *on the target only* (as a
+    GPU-specific bug would be; the NumPy reference runs the same code) and expect exit 1."""
+    import numpy as np
+
+    F = gpu_check.F
+    real_gelu, real_relu = F.gelu_forward, F.relu_forward
+
+    def gelu_off_by_a_little(x):
+        y, cache = real_gelu(x)
+        if gpu_check.array_namespace(x) is not np:
+            y = y * 1.001  # a 0.1% error: far above either tolerance
+        return y, cache
+
+    def relu_upcasting(x):
+        y, cache = real_relu(x)
+        xp = gpu_check.array_namespace(y)
+        return xp.astype(y, xp.float64), cache
+
+    monkeypatch.setattr(F, "gelu_forward", gelu_off_by_a_little)
+    monkeypatch.setattr(F, "relu_forward", relu_upcasting)
+    assert gpu_check.main(["--dry-run", "--no-timing"]) == 1
+    printed = capsys.readouterr().out
+    failed = [line for line in printed.splitlines() if line.strip().startswith("FAIL")]
+    assert any("gelu" in line and "float64" in line for line in failed)
+    assert any("gelu" in line and "float32" in line for line in failed)
+    assert any("relu" in line and "float32" in line and "is float64, expected float32" in line for line in failed)
+    assert "FAILED" in printed
+
+
+def test_an_op_that_raises_is_reported_and_the_rest_still_run(gpu_check, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("kernel exploded")
+
+    monkeypatch.setattr(gpu_check.F, "layer_norm_forward", broken)
+    assert gpu_check.main(["--dry-run", "--no-timing"]) == 1
+    printed = capsys.readouterr().out
+    assert "raised RuntimeError: kernel exploded" in printed
+    assert " ok   gelu " in printed  # later ops were still checked
+
+
+def test_without_cupy_the_gpu_run_exits_2_with_the_pip_command(gpu_check, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # `import cupy` fails, installed or not
+    assert gpu_check.main(["--no-timing"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install cupy-cuda12x" in err and "pip install cupy-cuda13x" in err
+
+
+def test_the_script_runs_as_the_gpu_machine_runs_it():
+    """`PYTHONPATH=. python3 benchmarks/gpu_check.py ...` from the repository root, here with --dry-run."""
+    env = dict(os.environ, PYTHONPATH=".")
+    result = subprocess.run(
+        [sys.executable, "benchmarks/gpu_check.py", "--dry-run", "--no-timing"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "[parity]" in result.stdout and "all parity checks passed" in result.stdout
