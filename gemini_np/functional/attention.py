@@ -14,6 +14,15 @@ Backward, the same lines in reverse:
     dS = P ∘ (dP − rowsum(dO ∘ O))   from P = softmax(S); rowsum(dP ∘ P) = rowsum(dO ∘ O)
     dQ = scale · dS K             from S = Q Kᵀ · scale
     dK = scale · dSᵀ Q            from S = Q Kᵀ · scale
+
+Speed without a second algorithm: the code below computes exactly these lines, but
+scales Q (n_q·d_k numbers) instead of S (n_q·n_k), and lets every step after
+``S = Q Kᵀ`` overwrite the one n_q × n_k buffer (``s -= m``, ``exp(s, out=s)``,
+``s /= l``) instead of allocating a fresh matrix per line; the backward does the same
+with dP's buffer, which becomes dS. The step-by-step version is in the tutorials.
+
+``block_size=b`` switches to the memory-efficient path (:mod:`.blocked`): an online
+softmax over blocks of b keys that never holds the n_q × n_k matrix.
 """
 from __future__ import annotations
 
@@ -28,7 +37,8 @@ from .._checks import (
     check_scale,
 )
 from ..backend import array_namespace
-from .softmax import _softmax
+from .blocked import blocked_attention_backward, blocked_attention_forward, check_block_size
+from .softmax import _softmax_inplace
 
 
 class AttentionCache(NamedTuple):
@@ -39,11 +49,13 @@ class AttentionCache(NamedTuple):
     v: Any  # (..., n_k, d_v)
     mask: Any  # None, or bool/float broadcastable to (..., n_q, n_k)
     scale: float
-    weights: Any  # P, (..., n_q, n_k)
+    weights: Any  # P, (..., n_q, n_k); None on the blocked path
     out: Any  # O, (..., n_q, d_v)
+    lse: Any = None  # blocked path: log Σ_j exp(S_ij) per query row, (..., n_q, 1)
+    block_size: Any = None  # blocked path: keys per block; None on the plain path
 
 
-def attention_forward(q, k, v, mask=None, scale=None):
+def attention_forward(q, k, v, mask=None, scale=None, block_size=None):
     """Scaled dot-product attention, ``softmax(q kᵀ · scale + mask) v``.
 
     q: (..., n_q, d_k)   queries
@@ -53,12 +65,20 @@ def attention_forward(q, k, v, mask=None, scale=None):
         query may attend. Float: added to the scaled logits (use -inf to block).
         A query whose keys are all masked out gets a zero output row.
     scale: logit scale, default 1/√d_k.
+    block_size: None (default) for the plain path, or a positive int b: process
+        the keys b at a time with an online softmax, never holding an
+        n_q × n_k matrix (same result to rounding; see :mod:`.blocked`).
 
     Returns (out, cache): out (..., n_q, d_v) in the inputs' dtype;
-    cache.weights is the attention matrix P (..., n_q, n_k).
+    cache.weights is the attention matrix P (..., n_q, n_k), or None on the
+    blocked path, whose cache keeps cache.lse (..., n_q, 1) instead.
     """
     q, k, v, mask, scale = _check_inputs(q, k, v, mask, scale)
-    s = (q @ k.mT) * scale  # S = Q Kᵀ / √d_k
+    block_size = check_block_size(block_size)
+    if block_size is not None:
+        out, lse = blocked_attention_forward(q, k, v, mask, scale, block_size)
+        return out, AttentionCache(q, k, v, mask, scale, None, out, lse, block_size)
+    s = (q * scale) @ k.mT  # S = Q Kᵀ / √d_k (scaling Q is the same product, n_k/d_k times cheaper)
     weights, out = masked_softmax_attention(s, v, mask)
     return out, AttentionCache(q, k, v, mask, scale, weights, out)
 
@@ -71,6 +91,8 @@ def attention_backward(dout, cache):
     gradient; a fully masked query row gets zero dq.
     """
     check_dout(dout, cache.out)
+    if cache.weights is None:  # blocked path: recompute P block by block
+        return blocked_attention_backward(dout, cache)
     ds, dv = softmax_attention_backward(dout, cache.weights, cache.out, cache.v)
     dq = (ds @ cache.k) * cache.scale  # from S = Q Kᵀ · scale
     dk = (ds.mT @ cache.q) * cache.scale
@@ -80,15 +102,16 @@ def attention_backward(dout, cache):
 def masked_softmax_attention(s, v, mask=None):
     """The part shared by every attention variant: mask, softmax, weighted sum.
 
-    s: scaled logits (..., n_q, n_k); v: (..., n_k, d_v).
+    s: scaled logits (..., n_q, n_k), a temporary the caller owns: it is
+    overwritten (its buffer becomes P). v: (..., n_k, d_v).
     Returns (weights P, out O = P v).
     """
     xp = array_namespace(s, v)
     if mask is not None and mask.dtype == xp.bool:
         s = xp.where(mask, s, -xp.inf)  # False = may not attend: weight exactly 0
     elif mask is not None:
-        s = s + xp.astype(mask, s.dtype)  # float mask is added to the logits
-    weights = _softmax(s, axis=-1)  # P = softmax(S), row by row
+        s += mask if mask.dtype == s.dtype else xp.astype(mask, s.dtype)  # float mask is added to the logits
+    weights = _softmax_inplace(s, axis=-1)  # P = softmax(S), row by row, in s's buffer
     return weights, weights @ v  # O = P V
 
 
@@ -100,9 +123,9 @@ def softmax_attention_backward(dout, weights, out, v):
     """
     xp = array_namespace(dout, weights)
     dv = weights.mT @ dout  # dV = Pᵀ dO
-    dp = dout @ v.mT  # dP = dO Vᵀ
-    row = xp.sum(dout * out, axis=-1, keepdims=True)  # rowsum(dP ∘ P) = rowsum(dO ∘ O)
-    ds = weights * (dp - row)  # dS = P ∘ (dP − rowsum(dO ∘ O))
+    ds = dout @ v.mT  # dP = dO Vᵀ; this buffer becomes dS in the next two lines
+    ds -= xp.sum(dout * out, axis=-1, keepdims=True)  # dP − rowsum(dO ∘ O)   [= rowsum(dP ∘ P), n_q·d_v work]
+    ds *= weights  # dS = P ∘ (dP − rowsum(dO ∘ O))
     return ds, dv
 
 

@@ -24,13 +24,57 @@ def softmax(x, axis=-1):
 
 
 def _softmax(x, axis=-1):
-    """softmax without input checks, for kernels that have already checked."""
+    """softmax without input checks, for kernels that have already checked. ``x`` is not modified."""
+    e = exp_inplace(x - _row_max(x, axis))  # x − max(x) is a new array, so exp may overwrite it
+    return _normalise_inplace(e, axis)
+
+
+def _softmax_inplace(s, axis=-1):
+    """softmax(s) computed in the buffer of ``s``, which is overwritten and returned.
+
+    For kernels whose ``s`` is a temporary they own (attention's n_q × n_k logits):
+    the same three steps as :func:`softmax`, but without allocating three more
+    arrays the size of ``s`` (allocating a large array costs more than the
+    arithmetic: the OS must hand over and zero fresh pages).
+    """
+    s -= _row_max(s, axis)  # s − max(s): the largest exponent is 0
+    return _normalise_inplace(exp_inplace(s), axis)
+
+
+def _row_max(x, axis):
+    """max along ``axis`` (keepdims), with an all ``-inf`` slice mapped to 0.
+
+    Why: subtracting -inf would give (-inf) - (-inf) = nan; subtracting 0 leaves
+    exp(-inf) = 0, and :func:`_normalise_inplace` turns the all-zero slice into zeros.
+    """
     xp = array_namespace(x)
     m = xp.max(x, axis=axis, keepdims=True)
-    m = xp.where(m == -xp.inf, 0.0, m)  # all -inf slice: avoid (-inf) - (-inf) = nan
-    e = xp.exp(x - m)
+    return xp.where(m == -xp.inf, 0.0, m)
+
+
+def _normalise_inplace(e, axis):
+    """e / sum(e, axis), written into ``e``; an all-zero slice (every key masked) stays 0."""
+    xp = array_namespace(e)
     total = xp.sum(e, axis=axis, keepdims=True)
-    return e / xp.where(total == 0, 1.0, total)  # all -inf slice: 0 / 1 = 0
+    e /= xp.where(total == 0, 1.0, total)  # all -inf slice: 0 / 1 = 0
+    return e
+
+
+# Libraries whose exp is a ufunc that can write into its input (``out=``). The array
+# API standard has no ``out=``; there exp() returns a new array instead.
+_UFUNC_LIBRARIES = ("numpy", "cupy")
+
+
+def exp_inplace(x):
+    """exp(x), overwriting ``x`` where the library allows it (NumPy, CuPy).
+
+    Only call it on a temporary you own. Other array-API libraries get a new
+    array (the same numbers); callers must use the return value either way.
+    """
+    xp = array_namespace(x)
+    if xp.__name__ in _UFUNC_LIBRARIES:
+        return xp.exp(x, out=x)
+    return xp.exp(x)
 
 
 def softmax_backward(dy, y, axis=-1):
@@ -46,4 +90,6 @@ def softmax_backward(dy, y, axis=-1):
     check_dout(dy, y, "dy")
     axis = check_axis(axis, y.ndim)
     xp = array_namespace(dy, y)
-    return y * (dy - xp.sum(dy * y, axis=axis, keepdims=True))
+    dx = dy - xp.sum(dy * y, axis=axis, keepdims=True)  # a new array, so ...
+    dx *= y  # ... y ∘ (dy − Σ dy ∘ y) can be formed in place
+    return dx

@@ -1,0 +1,147 @@
+"""Memory-efficient attention: the online softmax (FlashAttention's idea, in NumPy).
+
+The plain path builds the whole n_q × n_k attention matrix P, which for n = 4096
+keys is 16.8 million numbers per head. Here the keys are visited in blocks of b,
+and each query row keeps three running quantities over the keys seen so far:
+
+    m    the largest logit                               (..., n_q, 1)
+    l    Σ_j exp(S_ij − m)                                (..., n_q, 1)
+    acc  Σ_j exp(S_ij − m) V_j                            (..., n_q, d_v)
+
+A new block S_b may raise the maximum from m_old to m_new = max(m_old, rowmax S_b).
+Everything in l and acc was measured relative to m_old; multiplying by
+exp(m_old − m_new) re-expresses it relative to m_new, because
+exp(s − m_old) · exp(m_old − m_new) = exp(s − m_new). So, per block:
+
+    m_new = max(m, rowmax(S_b))
+    P̃_b   = exp(S_b − m_new)                             (..., n_q, b)
+    l     = exp(m − m_new) · l   + rowsum(P̃_b)
+    acc   = exp(m − m_new) · acc + P̃_b V_b
+    m     = m_new
+
+and after the last block O = acc / l, which is exactly softmax(S) V. Every exponent
+is ≤ 0, so nothing overflows, just as in the max-subtracted softmax.
+
+The cache keeps O and the log-sum-exp of each query row, lse = m + log l, because
+any entry of P can be rebuilt from it: P_ij = exp(S_ij) / Σ_j exp(S_ij) =
+exp(S_ij − lse_i). The backward pass walks the key blocks again:
+
+    P_b  = exp(S_b − lse)                    recomputed, exactly the forward's weights
+    dV_b = P_bᵀ dO
+    dP_b = dO V_bᵀ
+    dS_b = P_b ∘ (dP_b − rowsum(dO ∘ O))     rowsum(dO ∘ O) = rowsum(dP ∘ P), computed once
+    dQ  += scale · dS_b K_b                  every key block contributes to every query
+    dK_b = scale · dS_bᵀ Q
+
+Memory: O(n_q · b) per block instead of O(n_q · n_k); the price is computing
+S = Q Kᵀ twice (once forward, once backward).
+
+A query row whose keys are all masked out has m = -inf throughout; we then shift by
+0 instead of -inf (never -inf − (-inf) = nan), l stays 0, and its output, lse-based
+weights and gradients are all 0.
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..backend import array_namespace, device_kwargs
+from .softmax import exp_inplace
+
+
+def check_block_size(block_size):
+    """None, or a positive int (the number of keys per block)."""
+    if block_size is None:
+        return None
+    if isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral):
+        raise TypeError(f"block_size must be a positive int or None, got {block_size!r} ({type(block_size).__name__})")
+    if block_size < 1:
+        raise ValueError(f"block_size must be a positive int, got {block_size}")
+    return int(block_size)
+
+
+def blocked_attention_forward(q, k, v, mask, scale, block_size):
+    """``softmax(q kᵀ · scale + mask) v`` with an online softmax over blocks of keys.
+
+    q: (..., n_q, d_k), k: (..., n_k, d_k), v: (..., n_k, d_v), already checked by
+    :func:`~gemini_np.functional.attention.attention_forward`; mask: None, bool or
+    float, broadcastable to (..., n_q, n_k); block_size: keys per block (the last
+    block may be shorter).
+
+    Returns (out (..., n_q, d_v), lse (..., n_q, 1)), both in the inputs' dtype.
+    """
+    xp = array_namespace(q, k, v)
+    rows = tuple(q.shape[:-1]) + (1,)
+    like = dict(dtype=q.dtype, **device_kwargs(q))
+    q = q * scale  # scale Q once instead of every block of S
+    m = xp.full(rows, -xp.inf, **like)  # running max
+    l = xp.zeros(rows, **like)  # running Σ exp(S − m)
+    acc = xp.zeros(rows[:-1] + (v.shape[-1],), **like)  # running Σ exp(S − m) V
+    for keys in _key_blocks(k.shape[-2], block_size):
+        s = _block_logits(q, k[..., keys, :], mask, keys)  # S_b = Q K_bᵀ · scale (+ mask)
+        m_new = xp.maximum(m, xp.max(s, axis=-1, keepdims=True))  # m_new = max(m, rowmax S_b)
+        shift = _finite(m_new)  # = m_new, or 0 while every key so far is masked
+        s -= shift
+        p = exp_inplace(s)  # P̃_b = exp(S_b − m_new), in s's buffer
+        alpha = xp.exp(m - shift)  # exp(m_old − m_new): rescales what was summed so far
+        l = alpha * l + xp.sum(p, axis=-1, keepdims=True)  # l = α l + rowsum(P̃_b)
+        acc *= alpha
+        acc += p @ v[..., keys, :]  # acc = α acc + P̃_b V_b
+        m = m_new
+        del s, p  # free this block before the next one is allocated: one n_q × b buffer at a time
+    l_safe = xp.where(l == 0, 1.0, l)  # fully masked row: 0 / 1 = 0, log 1 = 0
+    out = acc / l_safe  # O = acc / l
+    lse = _finite(m) + xp.log(l_safe)  # lse = m + log l
+    return out, lse
+
+
+def blocked_attention_backward(dout, cache):
+    """Exact gradients of :func:`blocked_attention_forward`, recomputing P block by block.
+
+    dout: (..., n_q, d_v); cache: the AttentionCache of the blocked forward (uses q,
+    k, v, mask, scale, out, lse, block_size). Returns (dq, dk, dv) like q, k, v.
+    """
+    c = cache
+    xp = array_namespace(dout, c.q)
+    q = c.q * c.scale  # scale Q once; dSᵀ (scale·Q) = scale · dSᵀ Q
+    row = xp.sum(dout * c.out, axis=-1, keepdims=True)  # rowsum(dO ∘ O) = rowsum(dP ∘ P)
+    like = dict(dtype=c.q.dtype, **device_kwargs(c.q))
+    dq, dk, dv = (xp.zeros(a.shape, **like) for a in (c.q, c.k, c.v))
+    for keys in _key_blocks(c.k.shape[-2], c.block_size):
+        k_b, v_b = c.k[..., keys, :], c.v[..., keys, :]
+        s = _block_logits(q, k_b, c.mask, keys)  # S_b, as in the forward
+        s -= c.lse
+        p = exp_inplace(s)  # P_b = exp(S_b − lse), in s's buffer
+        dv[..., keys, :] = p.mT @ dout  # dV_b = P_bᵀ dO
+        ds = dout @ v_b.mT  # dP_b = dO V_bᵀ; this buffer becomes dS_b
+        ds -= row
+        ds *= p  # dS_b = P_b ∘ (dP_b − rowsum(dO ∘ O))
+        dq += ds @ k_b  # dQ += dS_b K_b (times scale, below)
+        dk[..., keys, :] = ds.mT @ q  # dK_b = scale · dS_bᵀ Q
+        del s, p, ds  # free this block's two n_q × b buffers before the next block
+    dq *= c.scale
+    return dq, dk, dv
+
+
+def _key_blocks(n_k, block_size):
+    """slice objects covering 0..n_k in steps of block_size (the last may be shorter)."""
+    return [slice(start, min(start + block_size, n_k)) for start in range(0, n_k, block_size)]
+
+
+def _block_logits(q_scaled, k_b, mask, keys):
+    """S_b = (scale·Q) K_bᵀ with the mask's columns for these keys applied. (..., n_q, b)."""
+    xp = array_namespace(q_scaled, k_b)
+    s = q_scaled @ k_b.mT
+    if mask is None:
+        return s
+    if mask.ndim > 0 and mask.shape[-1] != 1:  # a mask of width 1 broadcasts over all keys
+        mask = mask[..., keys]
+    if mask.dtype == xp.bool:
+        return xp.where(mask, s, -xp.inf)  # False = may not attend: weight exactly 0
+    s += mask if mask.dtype == s.dtype else xp.astype(mask, s.dtype)  # float mask is added
+    return s
+
+
+def _finite(m):
+    """m with -inf (a row with every key masked so far) replaced by 0."""
+    xp = array_namespace(m)
+    return xp.where(m == -xp.inf, 0.0, m)
