@@ -222,10 +222,10 @@ def to_numpy(x) -> numpy.ndarray:
     ``.get()``, or DLPack for other array-API libraries). Python and NumPy
     scalars pass through ``numpy.asarray``.
     """
-    if isinstance(x, numpy.ndarray):
-        return x
     if _is_cupy_module(_namespace_of(x)):
         return x.get()  # explicit device -> host copy
+    if isinstance(x, numpy.ndarray):
+        return x
     try:
         return numpy.asarray(x)
     except (TypeError, ValueError, RuntimeError):
