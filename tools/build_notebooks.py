@@ -127,6 +127,7 @@ def execute(nb: nbformat.NotebookNode, cwd: Path = TUTORIALS, timeout: int = 600
         kernel_name=KERNEL_NAME,
         timeout=timeout,
         record_timing=False,
+        coalesce_streams=True,  # one stdout block per cell, however many print() calls
         resources={"metadata": {"path": str(cwd)}},
     )
     client.execute(env=kernel_env)
