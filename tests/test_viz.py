@@ -219,3 +219,23 @@ def test_patch_overlay_draws_image_weights_and_grid():
 def test_patch_overlay_rejects_a_map_that_does_not_tile_the_image():
     with pytest.raises(ValueError, match=r"weight_map \(3, 3\) must divide the image size 8×8"):
         viz.patch_overlay(np.zeros((8, 8)), np.zeros((3, 3)))
+
+
+# ---------------------------------------------------------------- the README's figure
+
+def test_readme_figure_is_made_by_code(tmp_path):
+    """docs/figures/worked_example.png comes from tools/make_readme_figure.py, which runs here."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("make_readme_figure", root / "tools" / "make_readme_figure.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", viz.CJKFontWarning)
+        path = tool.make(tmp_path / "worked_example.png")
+    assert path.read_bytes().startswith(b"\x89PNG")
+    committed = root / "docs" / "figures" / "worked_example.png"
+    assert committed.read_bytes().startswith(b"\x89PNG")
+    assert "docs/figures/worked_example.png" in (root / "README.md").read_text(encoding="utf-8")
