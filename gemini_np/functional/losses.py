@@ -48,8 +48,13 @@ def bce_with_logits_forward(logits, labels):
 def bce_with_logits_backward(dloss, cache):
     """dloss: scalar dL/d(loss) (usually 1.0). Returns dlogits = dloss · (σ(z) − y) / N."""
     n = cache.logits.size
+    if isinstance(dloss, bool):
+        raise TypeError(f"dloss must be a real number or a 0-d floating array, got {dloss!r}")
     if isinstance(dloss, numbers.Real):
         dloss = float(dloss)  # np.float64(1.0) would turn float32 logits into float64 (NumPy 2 promotion)
     else:  # a 0-d array, e.g. on the GPU: keep it there (no host sync), in the logits' dtype
+        check_float_array(dloss, "dloss")
+        if dloss.ndim != 0:  # the loss is a scalar, so its upstream gradient is one too
+            raise ValueError(f"dloss must be a scalar (0-d) like the loss, got shape {tuple(dloss.shape)}")
         dloss = array_namespace(dloss, cache.logits).astype(dloss, cache.logits.dtype)
     return (sigmoid(cache.logits) - cache.labels) * (dloss / n)
