@@ -90,13 +90,16 @@ def conditioned(draw, forward, backward, seed, min_entry=1e-3, tries=50):
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("mask_kind", MASKS)
 @pytest.mark.parametrize("scale", [None, 0.5, 2.0])
-def test_finite_differences(seed, shape, mask_kind, scale):
+@pytest.mark.parametrize("block_size", [None, 2])
+def test_finite_differences(seed, shape, mask_kind, scale, block_size):
+    """Plain path and the blocked (online-softmax) path, block_size=2 (uneven last block for n_k=3, 5)."""
     batch, n_q, n_k, d_k, d_v = shape
 
     def draw(rng):
         q, k, v = random_qkv(rng, batch, n_q, n_k, d_k, d_v)
         q, k = unit_logits(q, k, scale)
-        return {"q": q, "k": k, "v": v}, {"mask": make_mask(mask_kind, n_q, n_k, rng), "scale": scale}
+        static = {"mask": make_mask(mask_kind, n_q, n_k, rng), "scale": scale, "block_size": block_size}
+        return {"q": q, "k": k, "v": v}, static
 
     inputs, static = conditioned(draw, gnp.attention_forward, gnp.attention_backward, seed)
     errors = gnp.check_gradients(gnp.attention_forward, gnp.attention_backward, inputs, static, seed=seed)
@@ -125,15 +128,18 @@ def test_finite_differences_own_loop():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("mask_kind", MASKS)
 @pytest.mark.parametrize("scale", [None, 0.5])
-def test_matches_loop_reference(dtype, mask_kind, scale):
+@pytest.mark.parametrize("block_size", [None, 3])
+def test_matches_loop_reference(dtype, mask_kind, scale, block_size):
     rng = np.random.default_rng(5)
     q, k, v = random_qkv(rng, (2,), 4, 4, 3, 2, dtype)
     mask = make_mask(mask_kind, 4, 4, rng)
     dout = rng.standard_normal((2, 4, 2)).astype(dtype)
-    out, cache = gnp.attention_forward(q, k, v, mask=mask, scale=scale)
+    out, cache = gnp.attention_forward(q, k, v, mask=mask, scale=scale, block_size=block_size)
     out_ref, weights_ref = ref.attention(q, k, v, mask, scale)
+    assert out.dtype == dtype
     np.testing.assert_allclose(out, out_ref, **TOL[dtype])
-    np.testing.assert_allclose(cache.weights, weights_ref, **TOL[dtype])
+    if block_size is None:  # the blocked path keeps no n_q × n_k matrix
+        np.testing.assert_allclose(cache.weights, weights_ref, **TOL[dtype])
     for got, want in zip(gnp.attention_backward(dout, cache), ref.attention_backward(dout, q, k, v, mask, scale)):
         np.testing.assert_allclose(got, want, **TOL[dtype])
 
@@ -185,18 +191,21 @@ dtypes = st.sampled_from([np.float32, np.float64])
 seeds = st.integers(0, 2**32 - 1)
 
 
-@given(seed=seeds, n=st.integers(1, 6), d_k=dims, d_v=dims, dtype=dtypes, masked=st.booleans())
-def test_self_attention_is_permutation_equivariant(seed, n, d_k, d_v, dtype, masked):
+@given(seed=seeds, n=st.integers(1, 6), d_k=dims, d_v=dims, dtype=dtypes, masked=st.booleans(),
+       block_size=st.sampled_from([None, 1, 2]))
+def test_self_attention_is_permutation_equivariant(seed, n, d_k, d_v, dtype, masked, block_size):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, d_k)).astype(dtype)
     v = rng.standard_normal((n, d_v)).astype(dtype)
     mask = (rng.random((n, n)) > 0.3) if masked else None
     perm = rng.permutation(n)
-    out, _ = gnp.attention_forward(x, x, v, mask=mask)
-    out_perm, _ = gnp.attention_forward(x[perm], x[perm], v[perm], mask=None if mask is None else mask[perm][:, perm])
+    out, _ = gnp.attention_forward(x, x, v, mask=mask, block_size=block_size)
+    mask_perm = None if mask is None else mask[perm][:, perm]
+    out_perm, _ = gnp.attention_forward(x[perm], x[perm], v[perm], mask=mask_perm, block_size=block_size)
     np.testing.assert_allclose(out_perm, out[perm], **TOL[dtype])
     # keys (with their values) in any order give the same output
-    out_keys, _ = gnp.attention_forward(x, x[perm], v[perm], mask=None if mask is None else mask[:, perm])
+    mask_keys = None if mask is None else mask[:, perm]
+    out_keys, _ = gnp.attention_forward(x, x[perm], v[perm], mask=mask_keys, block_size=block_size)
     np.testing.assert_allclose(out_keys, out, **TOL[dtype])
 
 
@@ -239,11 +248,12 @@ def test_float32_backward_matches_float64(seed, n_q, n_k, d_k, d_v, mask_kind):
 
 # ---------------------------------------------------------------- rung 4: stability
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_logits_of_1e4_are_finite(dtype):
+@pytest.mark.parametrize("block_size", [None, 1])
+def test_logits_of_1e4_are_finite(dtype, block_size):
     q = np.array([[1e2], [-1e2]], dtype=dtype)
     k = np.array([[1e2], [-1e2], [0.0]], dtype=dtype)  # logits ±1e4 and 0 with scale 1
     v = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], dtype=dtype)
-    out, cache = gnp.attention_forward(q, k, v, scale=1.0)
+    out, cache = gnp.attention_forward(q, k, v, scale=1.0, block_size=block_size)
     np.testing.assert_array_equal(out, v[:2])  # each query picks its matching key
     grads = gnp.attention_backward(np.ones_like(out), cache)
     assert all(np.all(np.isfinite(g)) for g in grads)
@@ -252,12 +262,14 @@ def test_logits_of_1e4_are_finite(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("mask", [np.array([[False, False, False], [True, False, True]]),
                                   np.array([[-np.inf, -np.inf, -np.inf], [0.0, -np.inf, 1.0]])])
-def test_fully_masked_rows_give_zeros_not_nan(dtype, mask):
+@pytest.mark.parametrize("block_size", [None, 1, 2])
+def test_fully_masked_rows_give_zeros_not_nan(dtype, mask, block_size):
     rng = np.random.default_rng(0)
     q, k, v = random_qkv(rng, (), 2, 3, 2, 2, dtype)
-    out, cache = gnp.attention_forward(q, k, v, mask=mask)
+    out, cache = gnp.attention_forward(q, k, v, mask=mask, block_size=block_size)
     np.testing.assert_array_equal(out[0], 0)
-    np.testing.assert_array_equal(cache.weights[0], 0)
+    if block_size is None:
+        np.testing.assert_array_equal(cache.weights[0], 0)
     assert np.all(np.isfinite(out))
     dq, dk, dv = gnp.attention_backward(rng.standard_normal(out.shape).astype(dtype), cache)
     np.testing.assert_array_equal(dq[0], 0)  # the fully masked query has no gradient

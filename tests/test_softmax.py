@@ -141,3 +141,16 @@ def test_all_minus_inf_row_gives_zeros(dtype):
     np.testing.assert_array_equal(y, [[0, 0], [1, 0]])
     dx = gnp.softmax_backward(np.array([[1.0, 2.0], [3.0, 4.0]], dtype=dtype), y)
     np.testing.assert_array_equal(dx, np.zeros_like(x))
+
+
+def test_same_numbers_on_array_api_strict():
+    """The kernel takes xp from its input: on array_api_strict (no in-place exp) it gives NumPy's numbers."""
+    xps = pytest.importorskip("array_api_strict")
+    rng = np.random.default_rng(9)
+    x, dy = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    x[1] = -np.inf
+    y = gnp.softmax(xps.asarray(x))
+    dx = gnp.softmax_backward(xps.asarray(dy), y)
+    assert isinstance(y, type(xps.asarray(0.0)))
+    np.testing.assert_allclose(gnp.to_numpy(y), gnp.softmax(x), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(gnp.to_numpy(dx), gnp.softmax_backward(dy, gnp.softmax(x)), rtol=1e-14, atol=1e-300)

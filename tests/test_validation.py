@@ -1,0 +1,299 @@
+"""Input validation of every public function (issue 2, item 7), and no in-place modification.
+
+Bad input raises TypeError (wrong kind of thing) or ValueError (right kind, wrong
+shape or value), with a message that names the shapes or values involved; each
+case below asserts on the message with ``match=``.
+"""
+import numpy as np
+import pytest
+
+import gemini_np as gnp
+import gemini_np.functional as F
+
+rng = np.random.default_rng(0)
+Q = rng.standard_normal((2, 3, 4))  # (batch, n_q, d_k)
+K = rng.standard_normal((2, 5, 4))  # (batch, n_k, d_k)
+V = rng.standard_normal((2, 5, 2))  # (batch, n_k, d_v)
+QI = rng.standard_normal((2, 3, 6))  # image view, d_i = 6
+KI = rng.standard_normal((2, 5, 6))
+IMG = rng.standard_normal((2, 4, 6, 3))  # (batch, H, W, C)
+X = rng.standard_normal((2, 3, 4))
+W = rng.standard_normal((4, 5))
+B = rng.standard_normal(5)
+TABLE = rng.standard_normal((5, 3))
+IDS = np.array([[1, 0], [4, 2]])
+SEQ_MASK = np.array([[True, False, True], [False, False, False]])
+Z = rng.standard_normal(4)
+LABELS = np.array([0.0, 1.0, 1.0, 0.0])
+
+f32 = lambda a: a.astype(np.float32)  # noqa: E731
+cache = {
+    "attention": gnp.attention_forward(Q, K, V)[1],
+    "fusion": gnp.fusion_attention_forward(Q, K, QI, KI, V)[1],
+    "patch": gnp.patch_attention_forward(IMG, IMG, IMG, 2)[1],
+    "linear": F.linear_forward(X, W, B)[1],
+    "layer_norm": F.layer_norm_forward(X, np.ones(4), np.zeros(4))[1],
+    "relu": F.relu_forward(X)[1],
+    "gelu": F.gelu_forward(X)[1],
+    "embedding": F.embedding_forward(IDS, TABLE)[1],
+    "masked_mean": F.masked_mean_forward(X, SEQ_MASK)[1],
+    "bce": F.bce_with_logits_forward(Z, LABELS)[1],
+}
+Y = gnp.softmax(Q)
+
+# (id, call, exception, regex the message must match)
+CASES = [
+    # ---- softmax
+    ("softmax/list", lambda: gnp.softmax([1.0, 2.0]), TypeError, r"x must be an array.*got list"),
+    ("softmax/int", lambda: gnp.softmax(np.arange(3)), TypeError, r"x must be a floating-point array, got dtype int64"),
+    ("softmax/0d", lambda: gnp.softmax(np.array(1.0)), ValueError, r"at least 1 dims, got shape \(\)"),
+    ("softmax/axis-range", lambda: gnp.softmax(Q, axis=3), ValueError, r"axis 3 is out of range .* 3 dims"),
+    ("softmax/axis-float", lambda: gnp.softmax(Q, axis=1.0), TypeError, r"axis must be an int, got float"),
+    ("softmax/axis-bool", lambda: gnp.softmax(Q, axis=True), TypeError, r"axis must be an int, got bool"),
+    ("softmax_backward/shape", lambda: gnp.softmax_backward(Q[..., :3], Y), ValueError, r"dy has shape \(2, 3, 3\) .* \(2, 3, 4\)"),
+    ("softmax_backward/dtype", lambda: gnp.softmax_backward(f32(Q), Y), TypeError, r"dy has dtype float32 .* float64"),
+    ("softmax_backward/int-y", lambda: gnp.softmax_backward(Q, np.ones((2, 3, 4), int)), TypeError, r"y must be a floating"),
+    ("softmax_backward/list", lambda: gnp.softmax_backward(Q.tolist(), Y), TypeError, r"dy must be an array.*list"),
+    # ---- attention
+    ("attention/d_k", lambda: gnp.attention_forward(Q, K[..., :3], V), ValueError, r"q \(2, 3, 4\) has d_k=4, k \(2, 5, 3\) has d_k=3"),
+    ("attention/n_k", lambda: gnp.attention_forward(Q, K, V[:, :4]), ValueError, r"n_k.*k \(2, 5, 4\), v \(2, 4, 2\)"),
+    ("attention/1d-q", lambda: gnp.attention_forward(Q[0, 0], K, V), ValueError, r"q must have at least 2 dims, got shape \(4,\)"),
+    ("attention/1d-v", lambda: gnp.attention_forward(Q, K, V[0, 0]), ValueError, r"v must have at least 2 dims, got shape \(2,\)"),
+    ("attention/int", lambda: gnp.attention_forward(Q, K.astype(int), V), TypeError, r"k must be a floating-point array, got dtype int64"),
+    ("attention/list", lambda: gnp.attention_forward(Q.tolist(), K, V), TypeError, r"q must be an array.*list"),
+    ("attention/dtypes", lambda: gnp.attention_forward(f32(Q), K, V), TypeError, r"q is float32, k is float64, v is float64"),
+    ("attention/batch", lambda: gnp.attention_forward(Q[:1], K, V), ValueError, r"batch.*q \(1, 3, 4\), k \(2, 5, 4\)"),
+    ("attention/mask-int", lambda: gnp.attention_forward(Q, K, V, mask=np.ones((3, 5), int)), TypeError, r"mask must have dtype bool .* or float .*got int64"),
+    ("attention/mask-list", lambda: gnp.attention_forward(Q, K, V, mask=[[True] * 5] * 3), TypeError, r"mask must be an array"),
+    ("attention/mask-shape", lambda: gnp.attention_forward(Q, K, V, mask=np.ones((3, 4), bool)), ValueError, r"mask of shape \(3, 4\) does not broadcast to .* \(2, 3, 5\)"),
+    ("attention/mask-too-big", lambda: gnp.attention_forward(Q, K, V, mask=np.ones((4, 2, 3, 5))), ValueError, r"mask of shape \(4, 2, 3, 5\) does not broadcast"),
+    ("attention/scale-0", lambda: gnp.attention_forward(Q, K, V, scale=0), ValueError, r"scale must be positive and finite, got 0.0"),
+    ("attention/scale-neg", lambda: gnp.attention_forward(Q, K, V, scale=-0.5), ValueError, r"got -0.5"),
+    ("attention/scale-inf", lambda: gnp.attention_forward(Q, K, V, scale=float("inf")), ValueError, r"got inf"),
+    ("attention/scale-nan", lambda: gnp.attention_forward(Q, K, V, scale=float("nan")), ValueError, r"got nan"),
+    ("attention/scale-str", lambda: gnp.attention_forward(Q, K, V, scale="0.5"), TypeError, r"scale must be a real number, got str"),
+    ("attention/scale-bool", lambda: gnp.attention_forward(Q, K, V, scale=True), TypeError, r"got bool"),
+    ("attention/scale-array", lambda: gnp.attention_forward(Q, K, V, scale=np.array(0.5)), TypeError, r"got ndarray"),
+    ("attention_backward/shape", lambda: gnp.attention_backward(np.ones((2, 3, 3)), cache["attention"]), ValueError, r"dout has shape \(2, 3, 3\) but the forward output had shape \(2, 3, 2\)"),
+    ("attention_backward/dtype", lambda: gnp.attention_backward(np.ones((2, 3, 2), np.float32), cache["attention"]), TypeError, r"dout has dtype float32 but .* float64"),
+    ("attention_backward/list", lambda: gnp.attention_backward([[0.0]], cache["attention"]), TypeError, r"dout must be an array"),
+    # ---- fusion
+    ("fusion/logit-shapes", lambda: gnp.fusion_attention_forward(Q, K, QI[:, :2], KI, V), ValueError,
+     r"text logits .* shape \(2, 3, 5\) but the image logits .* shape \(2, 2, 5\)"),
+    ("fusion/logit-shapes-keys", lambda: gnp.fusion_attention_forward(Q, K, QI, KI[:, :4], V), ValueError,
+     r"\(2, 3, 5\) .* \(2, 3, 4\)"),
+    ("fusion/d-text", lambda: gnp.fusion_attention_forward(Q, K[..., :3], QI, KI, V), ValueError, r"q_text \(2, 3, 4\), k_text \(2, 5, 3\)"),
+    ("fusion/d-image", lambda: gnp.fusion_attention_forward(Q, K, QI, KI[..., :5], V), ValueError, r"q_image \(2, 3, 6\), k_image \(2, 5, 5\)"),
+    ("fusion/n_k", lambda: gnp.fusion_attention_forward(Q, K, QI, KI, V[:, :4]), ValueError, r"k_text \(2, 5, 4\) and v \(2, 4, 2\)"),
+    ("fusion/1d", lambda: gnp.fusion_attention_forward(Q, K, QI[0, 0], KI, V), ValueError, r"q_image must have at least 2 dims"),
+    ("fusion/int", lambda: gnp.fusion_attention_forward(Q, K, QI, KI, V.astype(np.int32)), TypeError, r"v must be a floating-point array, got dtype int32"),
+    ("fusion/list", lambda: gnp.fusion_attention_forward(Q, K.tolist(), QI, KI, V), TypeError, r"k_text must be an array"),
+    ("fusion/dtypes", lambda: gnp.fusion_attention_forward(Q, K, f32(QI), KI, V), TypeError, r"q_image is float32"),
+    ("fusion/batch", lambda: gnp.fusion_attention_forward(Q, K[:1], QI, KI[:1], V[:1]), ValueError, r"batch.*k_text \(1, 5, 4\)"),
+    ("fusion/mask-int", lambda: gnp.fusion_attention_forward(Q, K, QI, KI, V, mask=np.ones((3, 5), np.int8)), TypeError, r"got int8"),
+    ("fusion/mask-shape", lambda: gnp.fusion_attention_forward(Q, K, QI, KI, V, mask=np.ones((5, 3), bool)), ValueError, r"mask of shape \(5, 3\)"),
+    ("fusion/scale", lambda: gnp.fusion_attention_forward(Q, K, QI, KI, V, scale=-2), ValueError, r"got -2.0"),
+    ("fusion/scale-type", lambda: gnp.fusion_attention_forward(Q, K, QI, KI, V, scale=None or "x"), TypeError, r"scale must be a real number"),
+    ("fusion_backward/shape", lambda: gnp.fusion_attention_backward(np.ones((2, 3)), cache["fusion"]), ValueError, r"dout has shape \(2, 3\) but the forward output had shape \(2, 3, 2\)"),
+    ("fusion_backward/dtype", lambda: gnp.fusion_attention_backward(np.ones((2, 3, 2), np.float32), cache["fusion"]), TypeError, r"dtype float32"),
+    # ---- patchify / unpatchify
+    ("patchify/p=0", lambda: gnp.patchify(IMG, 0), ValueError, r"patch_size must be a positive int, got 0"),
+    ("patchify/p=-1", lambda: gnp.patchify(IMG, -1), ValueError, r"got -1"),
+    ("patchify/p=2.0", lambda: gnp.patchify(IMG, 2.0), TypeError, r"patch_size must be a positive int, got 2.0 \(float\)"),
+    ("patchify/p=True", lambda: gnp.patchify(IMG, True), TypeError, r"got True \(bool\)"),
+    ("patchify/p=None", lambda: gnp.patchify(IMG, None), TypeError, r"got None"),
+    ("patchify/divide-H", lambda: gnp.patchify(IMG, 4), ValueError, r"patch_size 4 must divide .* H=4, W=6"),
+    ("patchify/divide-both", lambda: gnp.patchify(IMG, 5), ValueError, r"patch_size 5 must divide .* H=4, W=6"),
+    ("patchify/2d", lambda: gnp.patchify(IMG[0, 0], 2), ValueError, r"at least 3 dims, got shape \(6, 3\)"),
+    ("patchify/list", lambda: gnp.patchify(IMG.tolist(), 2), TypeError, r"x must be an array, got list"),
+    ("unpatchify/p", lambda: gnp.unpatchify(gnp.patchify(IMG, 2), 3), ValueError, r"hold 4 pixels per patch, but patch_size 3 needs p·p = 9"),
+    ("unpatchify/3d", lambda: gnp.unpatchify(np.ones((3, 4, 3)), 2), ValueError, r"at least 4 dims, got shape \(3, 4, 3\)"),
+    ("unpatchify/p=0", lambda: gnp.unpatchify(gnp.patchify(IMG, 2), 0), ValueError, r"positive int, got 0"),
+    ("unpatchify/p=1.5", lambda: gnp.unpatchify(gnp.patchify(IMG, 2), 1.5), TypeError, r"got 1.5"),
+    ("unpatchify/list", lambda: gnp.unpatchify([[[[1.0]]]], 1), TypeError, r"patches must be an array, got list"),
+    # ---- patch attention
+    ("patch_attention/p=0", lambda: gnp.patch_attention_forward(IMG, IMG, IMG, 0), ValueError, r"positive int, got 0"),
+    ("patch_attention/p=-1", lambda: gnp.patch_attention_forward(IMG, IMG, IMG, -1), ValueError, r"got -1"),
+    ("patch_attention/p=2.0", lambda: gnp.patch_attention_forward(IMG, IMG, IMG, 2.0), TypeError, r"got 2.0 \(float\)"),
+    ("patch_attention/p=True", lambda: gnp.patch_attention_forward(IMG, IMG, IMG, True), TypeError, r"got True \(bool\)"),
+    ("patch_attention/divide", lambda: gnp.patch_attention_forward(IMG, IMG, IMG, 4), ValueError, r"must divide .* H=4, W=6"),
+    ("patch_attention/k-shape", lambda: gnp.patch_attention_forward(IMG, IMG[..., :2], IMG, 2), ValueError, r"q \(2, 4, 6, 3\), k \(2, 4, 6, 2\)"),
+    ("patch_attention/v-shape", lambda: gnp.patch_attention_forward(IMG, IMG, IMG[:, :2], 2), ValueError, r"v \(2, 2, 6, 3\)"),
+    ("patch_attention/2d", lambda: gnp.patch_attention_forward(IMG[0, 0], IMG[0, 0], IMG[0, 0], 2), ValueError, r"at least 3 dims, got shape \(6, 3\)"),
+    ("patch_attention/int", lambda: gnp.patch_attention_forward(IMG, IMG, IMG.astype(int), 2), TypeError, r"v must be a floating-point array"),
+    ("patch_attention/list", lambda: gnp.patch_attention_forward(IMG.tolist(), IMG, IMG, 2), TypeError, r"q must be an array"),
+    ("patch_attention/dtypes", lambda: gnp.patch_attention_forward(IMG, f32(IMG), IMG, 2), TypeError, r"k is float32"),
+    ("patch_attention/scale", lambda: gnp.patch_attention_forward(IMG, IMG, IMG, 2, scale=0.0), ValueError, r"scale must be positive"),
+    ("patch_attention_backward/shape", lambda: gnp.patch_attention_backward(np.ones((2, 4, 6, 2)), cache["patch"]), ValueError, r"dout has shape \(2, 4, 6, 2\) .* \(2, 4, 6, 3\)"),
+    ("patch_attention_backward/dtype", lambda: gnp.patch_attention_backward(f32(IMG), cache["patch"]), TypeError, r"dtype float32"),
+    # ---- linear
+    ("linear/int", lambda: F.linear_forward(X.astype(int), W, B), TypeError, r"x must be a floating-point array"),
+    ("linear/list", lambda: F.linear_forward(X, W.tolist(), B), TypeError, r"w must be an array"),
+    ("linear/0d", lambda: F.linear_forward(np.array(1.0), W, B), ValueError, r"x must have at least 1 dims"),
+    ("linear/w-1d", lambda: F.linear_forward(X, W[0], B), ValueError, r"w must have at least 2 dims, got shape \(5,\)"),
+    ("linear/w-3d", lambda: F.linear_forward(X, W[None], B), ValueError, r"x \(2, 3, 4\), w \(1, 4, 5\)"),
+    ("linear/d_in", lambda: F.linear_forward(X, W[:3], B), ValueError, r"x \(2, 3, 4\), w \(3, 5\)"),
+    ("linear/b", lambda: F.linear_forward(X, W, B[:4]), ValueError, r"b must have shape \(d_out,\) = \(5,\), got \(4,\)"),
+    ("linear/dtypes", lambda: F.linear_forward(X, W, f32(B)), TypeError, r"b is float32"),
+    ("linear_backward/shape", lambda: F.linear_backward(np.ones((2, 3, 4)), cache["linear"]), ValueError, r"dy has shape \(2, 3, 4\) .* \(2, 3, 5\)"),
+    ("linear_backward/dtype", lambda: F.linear_backward(np.ones((2, 3, 5), np.float32), cache["linear"]), TypeError, r"dtype float32"),
+    # ---- layer norm
+    ("layer_norm/gamma", lambda: F.layer_norm_forward(X, np.ones(3), np.zeros(4)), ValueError, r"gamma must have shape \(d,\) = \(4,\) .* got \(3,\)"),
+    ("layer_norm/beta", lambda: F.layer_norm_forward(X, np.ones(4), np.zeros((1, 4))), ValueError, r"beta .* got \(1, 4\)"),
+    ("layer_norm/int", lambda: F.layer_norm_forward(X.astype(int), np.ones(4), np.zeros(4)), TypeError, r"x must be a floating"),
+    ("layer_norm/list", lambda: F.layer_norm_forward(X, [1.0] * 4, np.zeros(4)), TypeError, r"gamma must be an array"),
+    ("layer_norm/dtypes", lambda: F.layer_norm_forward(f32(X), np.ones(4), np.zeros(4)), TypeError, r"x is float32, gamma is float64"),
+    ("layer_norm/eps-0", lambda: F.layer_norm_forward(X, np.ones(4), np.zeros(4), eps=0), ValueError, r"eps must be positive and finite, got 0"),
+    ("layer_norm/eps-nan", lambda: F.layer_norm_forward(X, np.ones(4), np.zeros(4), eps=float("nan")), ValueError, r"got nan"),
+    ("layer_norm/eps-inf", lambda: F.layer_norm_forward(X, np.ones(4), np.zeros(4), eps=float("inf")), ValueError, r"got inf"),
+    ("layer_norm/eps-str", lambda: F.layer_norm_forward(X, np.ones(4), np.zeros(4), eps="1e-5"), TypeError, r"eps must be a positive number, got '1e-5' \(str\)"),
+    ("layer_norm/eps-array", lambda: F.layer_norm_forward(X, np.ones(4), np.zeros(4), eps=np.array([1e-5, 1e-5])), TypeError, r"eps must be a positive number"),
+    ("layer_norm_backward/shape", lambda: F.layer_norm_backward(np.ones((2, 3)), cache["layer_norm"]), ValueError, r"dy has shape \(2, 3\)"),
+    ("layer_norm_backward/dtype", lambda: F.layer_norm_backward(f32(X), cache["layer_norm"]), TypeError, r"dtype float32"),
+    # ---- activations
+    ("relu/int", lambda: F.relu_forward(np.arange(3)), TypeError, r"x must be a floating-point array"),
+    ("relu/list", lambda: F.relu_forward([1.0]), TypeError, r"x must be an array"),
+    ("gelu/int", lambda: F.gelu_forward(np.arange(3)), TypeError, r"x must be a floating-point array"),
+    ("gelu/list", lambda: F.gelu_forward(1.0), TypeError, r"x must be an array .*got float"),
+    ("relu_backward/shape", lambda: F.relu_backward(np.ones(3), cache["relu"]), ValueError, r"dy has shape \(3,\)"),
+    ("relu_backward/dtype", lambda: F.relu_backward(f32(X), cache["relu"]), TypeError, r"dtype float32"),
+    ("gelu_backward/shape", lambda: F.gelu_backward(np.ones(3), cache["gelu"]), ValueError, r"dy has shape \(3,\)"),
+    ("gelu_backward/dtype", lambda: F.gelu_backward(f32(X), cache["gelu"]), TypeError, r"dtype float32"),
+    # ---- embedding
+    ("embedding/float-ids", lambda: F.embedding_forward(IDS.astype(float), TABLE), TypeError, r"ids must be an integer array, got float64"),
+    ("embedding/bool-ids", lambda: F.embedding_forward(IDS > 0, TABLE), TypeError, r"got bool"),
+    ("embedding/list-ids", lambda: F.embedding_forward([[1]], TABLE), TypeError, r"got list"),
+    ("embedding/int-table", lambda: F.embedding_forward(IDS, TABLE.astype(int)), TypeError, r"table must be a floating-point array"),
+    ("embedding/table-1d", lambda: F.embedding_forward(IDS, TABLE[0]), ValueError, r"table must have at least 2 dims"),
+    ("embedding/table-3d", lambda: F.embedding_forward(IDS, TABLE[None]), ValueError, r"table must be \(vocab_size, d\), got shape \(1, 5, 3\)"),
+    ("embedding/too-big", lambda: F.embedding_forward(IDS + 1, TABLE), ValueError, r"ids must lie in \[0, 5\) .* \[1, 5\]"),
+    ("embedding/negative", lambda: F.embedding_forward(IDS - 1, TABLE), ValueError, r"\[-1, 3\]"),
+    ("embedding/pad-float", lambda: F.embedding_forward(IDS, TABLE, padding_id=0.0), TypeError, r"padding_id must be an int or None, got 0.0"),
+    ("embedding/pad-bool", lambda: F.embedding_forward(IDS, TABLE, padding_id=True), TypeError, r"got True"),
+    ("embedding_backward/shape", lambda: F.embedding_backward(np.ones((2, 2, 4)), cache["embedding"]), ValueError, r"dout has shape \(2, 2, 4\) .* \(2, 2, 3\)"),
+    ("embedding_backward/dtype", lambda: F.embedding_backward(np.ones((2, 2, 3), np.float32), cache["embedding"]), TypeError, r"dtype float32"),
+    # ---- masked mean
+    ("masked_mean/mask-int", lambda: F.masked_mean_forward(X, SEQ_MASK.astype(int)), TypeError, r"mask must be a bool array .* got int64"),
+    ("masked_mean/mask-float", lambda: F.masked_mean_forward(X, SEQ_MASK.astype(float)), TypeError, r"got float64"),
+    ("masked_mean/mask-shape", lambda: F.masked_mean_forward(X, SEQ_MASK[:, :2]), ValueError, r"mask must have shape x.shape\[:-1\] = \(2, 3\), got \(2, 2\)"),
+    ("masked_mean/mask-list", lambda: F.masked_mean_forward(X, SEQ_MASK.tolist()), TypeError, r"got list"),
+    ("masked_mean/1d", lambda: F.masked_mean_forward(X[0, 0]), ValueError, r"x must have at least 2 dims, got shape \(4,\)"),
+    ("masked_mean/int", lambda: F.masked_mean_forward(X.astype(int), SEQ_MASK), TypeError, r"x must be a floating"),
+    ("masked_mean_backward/shape", lambda: F.masked_mean_backward(np.ones((2, 5)), cache["masked_mean"]), ValueError, r"dout has shape \(2, 5\) .* \(2, 4\)"),
+    ("masked_mean_backward/dtype", lambda: F.masked_mean_backward(np.ones((2, 4), np.float32), cache["masked_mean"]), TypeError, r"dtype float32"),
+    # ---- sigmoid / BCE
+    ("sigmoid/int", lambda: F.sigmoid(np.arange(3)), TypeError, r"z must be a floating-point array"),
+    ("sigmoid/list", lambda: F.sigmoid([0.0]), TypeError, r"z must be an array"),
+    ("bce/int-logits", lambda: F.bce_with_logits_forward(np.arange(4), LABELS), TypeError, r"logits must be a floating"),
+    ("bce/int-labels", lambda: F.bce_with_logits_forward(Z, np.ones(4, int)), TypeError, r"labels must be a floating"),
+    ("bce/shape", lambda: F.bce_with_logits_forward(Z, LABELS[:3]), ValueError, r"logits \(4,\) and labels \(3,\)"),
+    ("bce/dtypes", lambda: F.bce_with_logits_forward(f32(Z), LABELS), TypeError, r"logits is float32, labels is float64"),
+    ("bce_backward/shape", lambda: F.bce_with_logits_backward(np.ones(4), cache["bce"]), ValueError, r"dloss must be a scalar \(0-d\) .* got shape \(4,\)"),
+    ("bce_backward/int-array", lambda: F.bce_with_logits_backward(np.array(1), cache["bce"]), TypeError, r"dloss must be a floating-point array"),
+    ("bce_backward/bool", lambda: F.bce_with_logits_backward(True, cache["bce"]), TypeError, r"dloss must be a real number"),
+    ("bce_backward/str", lambda: F.bce_with_logits_backward("1", cache["bce"]), TypeError, r"dloss must be an array.*str"),
+    # ---- gradcheck helpers
+    ("rel_error/shapes", lambda: gnp.rel_error(np.ones(2), np.ones(3)), ValueError, r"same shape, got \(2,\) and \(3,\)"),
+]
+
+
+@pytest.mark.parametrize("call, exc, pattern", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_rejected_with_a_helpful_message(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+def test_fusion_shape_error_names_both_logit_shapes_literally():
+    with pytest.raises(ValueError) as info:
+        gnp.fusion_attention_forward(np.ones((2, 3)), np.ones((5, 3)), np.ones((4, 2)), np.ones((7, 2)), np.ones((5, 1)))
+    message = str(info.value)
+    assert "(2, 5)" in message and "(4, 7)" in message  # (n_q, n_k) of each view
+
+
+#: every public function of the core -> the prefix of its cases above
+CASE_PREFIX = {
+    "softmax": "softmax", "softmax_backward": "softmax_backward",
+    "attention_forward": "attention", "attention_backward": "attention_backward",
+    "fusion_attention_forward": "fusion", "fusion_attention_backward": "fusion_backward",
+    "patchify": "patchify", "unpatchify": "unpatchify",
+    "patch_attention_forward": "patch_attention", "patch_attention_backward": "patch_attention_backward",
+    "linear_forward": "linear", "linear_backward": "linear_backward",
+    "layer_norm_forward": "layer_norm", "layer_norm_backward": "layer_norm_backward",
+    "relu_forward": "relu", "relu_backward": "relu_backward", "gelu_forward": "gelu", "gelu_backward": "gelu_backward",
+    "embedding_forward": "embedding", "embedding_backward": "embedding_backward",
+    "masked_mean_forward": "masked_mean", "masked_mean_backward": "masked_mean_backward",
+    "sigmoid": "sigmoid", "bce_with_logits_forward": "bce", "bce_with_logits_backward": "bce_backward",
+    "rel_error": "rel_error",
+}
+
+
+def test_every_public_function_has_a_validation_case():
+    """A new public op without a validation case makes this fail (so none is forgotten)."""
+    public = {n for n in F.__all__ if n[0].islower()}
+    assert public <= set(CASE_PREFIX), f"add validation cases for {public - set(CASE_PREFIX)}"
+    tested = {c[0].split("/")[0] for c in CASES}
+    assert set(CASE_PREFIX.values()) <= tested, set(CASE_PREFIX.values()) - tested
+
+
+def test_valid_edge_values_are_accepted():
+    """The checks do not reject what is legal: an int scale, a float32 scale, p = 1, a float16 mask."""
+    gnp.attention_forward(Q, K, V, scale=1)
+    gnp.attention_forward(Q, K, V, scale=np.float32(0.5))
+    gnp.attention_forward(Q, K, V, mask=np.zeros((5,), np.float16))
+    gnp.patch_attention_forward(IMG, IMG, IMG, np.int64(1))
+    F.embedding_forward(IDS, TABLE, padding_id=np.int32(0))
+    F.layer_norm_forward(X, np.ones(4), np.zeros(4), eps=np.float32(1e-3))
+
+
+# ---------------------------------------------------------------- inputs are never modified
+def _snapshot(arrays):
+    return [np.array(a, copy=True) for a in arrays]
+
+
+def _assert_unchanged(before, after):
+    for b, a in zip(before, after):
+        assert b.dtype == a.dtype and b.shape == a.shape
+        assert b.tobytes() == a.tobytes(), "an input was modified in place"
+
+
+def _calls():
+    """(name, inputs, run): run(*inputs) calls a forward and then its backward on those inputs."""
+    r = np.random.default_rng(1)
+    bool_mask = r.random((3, 5)) > 0.3
+    float_mask = np.where(bool_mask, 0.0, -np.inf)
+    dq = r.standard_normal((2, 3, 2))
+    return [
+        ("softmax", [Q.copy(), dq.copy()[..., :1].repeat(4, -1)],
+         lambda x, dy: gnp.softmax_backward(dy, gnp.softmax(x))),
+        ("attention", [Q.copy(), K.copy(), V.copy(), bool_mask, dq.copy()],
+         lambda q, k, v, m, d: gnp.attention_backward(d, gnp.attention_forward(q, k, v, mask=m)[1])),
+        ("attention/float-mask", [Q.copy(), K.copy(), V.copy(), float_mask, dq.copy()],
+         lambda q, k, v, m, d: gnp.attention_backward(d, gnp.attention_forward(q, k, v, mask=m, scale=0.5)[1])),
+        ("fusion", [Q.copy(), K.copy(), QI.copy(), KI.copy(), V.copy(), float_mask, dq.copy()],
+         lambda a, b, c, e, v, m, d: gnp.fusion_attention_backward(d, gnp.fusion_attention_forward(a, b, c, e, v, mask=m)[1])),
+        ("patchify", [IMG.copy()], lambda x: gnp.unpatchify(gnp.patchify(x, 2), 2)),
+        ("patch_attention", [IMG.copy(), IMG.copy() * 2, IMG.copy() * 3, IMG.copy()],
+         lambda q, k, v, d: gnp.patch_attention_backward(d, gnp.patch_attention_forward(q, k, v, 2)[1])),
+        ("linear", [X.copy(), W.copy(), B.copy(), np.ones((2, 3, 5))],
+         lambda x, w, b, d: F.linear_backward(d, F.linear_forward(x, w, b)[1])),
+        ("layer_norm", [X.copy(), np.ones(4) * 2, np.ones(4), X.copy()],
+         lambda x, g, b, d: F.layer_norm_backward(d, F.layer_norm_forward(x, g, b)[1])),
+        ("relu", [X.copy(), X.copy() * 2], lambda x, d: F.relu_backward(d, F.relu_forward(x)[1])),
+        ("gelu", [X.copy(), X.copy() * 2], lambda x, d: F.gelu_backward(d, F.gelu_forward(x)[1])),
+        ("embedding", [IDS.copy(), TABLE.copy(), np.ones((2, 2, 3))],
+         lambda i, t, d: F.embedding_backward(d, F.embedding_forward(i, t)[1])),
+        ("masked_mean", [X.copy(), SEQ_MASK.copy(), np.ones((2, 4))],
+         lambda x, m, d: F.masked_mean_backward(d, F.masked_mean_forward(x, m)[1])),
+        ("sigmoid+bce", [Z.copy(), LABELS.copy(), np.asarray(1.0)],
+         lambda z, y, d: (F.sigmoid(z), F.bce_with_logits_backward(d, F.bce_with_logits_forward(z, y)[1]))),
+        ("numerical_gradient", [Z.copy()], lambda x: gnp.numerical_gradient(lambda t: np.sum(t**2), x)),
+        ("check_gradients", [Q.copy(), K.copy(), V.copy()],
+         lambda q, k, v: gnp.check_gradients(gnp.attention_forward, gnp.attention_backward, {"q": q, "k": k, "v": v})),
+    ]
+
+
+@pytest.mark.parametrize("name, inputs, run", _calls(), ids=[c[0] for c in _calls()])
+def test_inputs_are_never_modified_in_place(name, inputs, run):
+    before = _snapshot(inputs)
+    run(*inputs)
+    _assert_unchanged(before, inputs)
