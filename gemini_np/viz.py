@@ -45,6 +45,7 @@ __all__ = [
     "cjk_font",
     "display_labels",
     "has_cjk",
+    "image_grid",
     "patch_overlay",
     "query_weight_map",
     "save_figure",
@@ -418,6 +419,35 @@ def patch_overlay(
         ax.set_title(title)
     if colorbar:
         fig.colorbar(overlay, ax=ax, shrink=0.85, label="weight")
+    return fig
+
+
+def image_grid(images, titles=None, ncols: int = 4, size: float = 1.5, title_colors=None):
+    """Small images side by side, each with a (possibly Chinese) title.
+
+    images: (N, H, W, 3) RGB in [0, 1] (NumPy or CuPy). titles: N strings,
+    drawn through :func:`display_labels` (real glyphs or pinyin).
+    title_colors: optional N matplotlib colours (e.g. green for a match).
+    Returns the Figure.
+    """
+    imgs = np.asarray(to_numpy(images), dtype=np.float64)
+    if imgs.ndim != 4:
+        raise ValueError(f"images must be (N, H, W, C), got shape {imgs.shape}")
+    n = imgs.shape[0]
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"{len(titles)} titles for {n} images")
+    texts, families = display_labels(titles) if titles is not None else ([""] * n, [LATIN_FAMILY])
+    nrows = -(-n // ncols)
+    fig, axes = subplots(nrows, ncols, figsize=(size * ncols, (size + 0.35) * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= n:
+            ax.set_axis_off()
+            continue
+        ax.imshow(np.clip(imgs[i], 0.0, 1.0), interpolation="nearest")
+        color = title_colors[i] if title_colors is not None else "black"
+        ax.set_title(texts[i], fontfamily=families, fontsize=8, color=color)
     return fig
 
 

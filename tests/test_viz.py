@@ -221,6 +221,20 @@ def test_patch_overlay_rejects_a_map_that_does_not_tile_the_image():
         viz.patch_overlay(np.zeros((8, 8)), np.zeros((3, 3)))
 
 
+def test_image_grid_titles_follow_the_font_path(no_cjk_font):
+    images = np.random.default_rng(2).random((3, 8, 8, 3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = viz.image_grid(images, ["红色 圆形 在 左边", "蓝色 方形", "x"], ncols=2, title_colors=["g", "r", "k"])
+    assert sum(issubclass(w.category, viz.CJKFontWarning) for w in caught) == 1
+    titles = [ax.get_title() for ax in fig.axes if ax.images]
+    assert titles == ["hóngsè yuánxíng zài zuǒbiān", "lánsè fāngxíng", "x"]
+    assert len(fig.axes) == 4 and not fig.axes[3].axison  # the unused fourth cell is blank
+    assert not any(GLYPH_MISSING.search(m) for m in render(fig))
+    with pytest.raises(ValueError, match="2 titles for 3 images"):
+        viz.image_grid(images, ["a", "b"])
+
+
 # ---------------------------------------------------------------- the README's figure
 
 def test_readme_figure_is_made_by_code(tmp_path):
