@@ -104,7 +104,16 @@ class Target:
             self.device = self.xp.cuda.Device()
             props = self.xp.cuda.runtime.getDeviceProperties(self.device.id)
             name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-            self.label = f"CuPy {self.xp.__version__} on {name}"
+            self.label = f"CuPy {self.xp.__version__} on {name}{self._cuda_versions()}"
+
+    def _cuda_versions(self) -> str:
+        """" (CUDA runtime 13.0, driver 13.0)", or "" when CuPy cannot say."""
+        try:
+            runtime = self.xp.cuda.runtime
+            rt, drv = runtime.runtimeGetVersion(), runtime.driverGetVersion()
+            return f" (CUDA runtime {rt // 1000}.{rt % 1000 // 10}, driver {drv // 1000}.{drv % 1000 // 10})"
+        except Exception:  # informational only
+            return ""
 
     def put(self, host):
         """Host NumPy array -> the target (None and Python scalars pass through)."""
@@ -425,7 +434,7 @@ def attention_step(q, k, v, dout, **kwargs):
     return F.attention_backward(dout, cache)
 
 
-def run_timing(target, sizes, repeats, deadline):
+def run_timing(target, sizes, repeats, deadline, cpu_seconds=3.0, block_size=512):
     blocked = "block_size" in inspect.signature(F.attention_forward).parameters
     rows = []
     log(f"[speed] attention forward+backward, {len(sizes)} sizes x {len(DTYPES)} dtypes")
@@ -438,8 +447,10 @@ def run_timing(target, sizes, repeats, deadline):
             host = [rng.standard_normal((bh, n, d)).astype(dtype) for _ in range(4)]
             dev = [target.put(a) for a in host]
             t_gpu = time_target(target, lambda: attention_step(*dev), repeats)
-            t_blk = time_target(target, lambda: attention_step(*dev, block_size=512), repeats) if blocked and n >= 2048 else None
-            t_cpu = time_numpy(lambda: attention_step(*host), budget_s=3.0)
+            t_blk = None
+            if blocked and n >= 4 * block_size:  # the memory-efficient path, where it matters: long sequences
+                t_blk = time_target(target, lambda: attention_step(*dev, block_size=block_size), repeats)
+            t_cpu = time_numpy(lambda: attention_step(*host), budget_s=cpu_seconds)
             gflop = 12 * bh * n * n * d / 1e9  # 6 matmuls of 2·bh·n²·d flops (forward 2, backward 4)
             rows.append((bh, n, d, dtype, t_cpu, t_gpu, t_blk, gflop))
             blk = f", blocked {t_blk * 1e3:.2f} ms" if t_blk is not None else ""
@@ -450,10 +461,10 @@ def run_timing(target, sizes, repeats, deadline):
     return rows
 
 
-def timing_table(rows, target) -> str:
+def timing_table(rows, target, block_size) -> str:
     name = "array_api_strict" if target.dry_run else "CuPy GPU"
     lines = [
-        f"| (batch·heads, n, d) | dtype | NumPy CPU ms | {name} ms | speed-up | {name} GF/s | {name} blocked b=512 ms |",
+        f"| (batch·heads, n, d) | dtype | NumPy CPU ms | {name} ms | speed-up | {name} GF/s | {name} blocked b={block_size} ms |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for bh, n, d, dtype, t_cpu, t_gpu, t_blk, gflop in rows:
@@ -493,6 +504,16 @@ def atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _parse_sizes(text: str):
+    try:
+        sizes = [tuple(int(n) for n in item.lower().split("x")) for item in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or any(len(s) != 3 or min(s) < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"sizes must look like 32x512x64,1x4096x64, got {text!r}")
+    return sizes
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="array_api_strict on device1 instead of CuPy (CPU only)")
@@ -500,6 +521,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=10, help="timed runs per cell on the GPU (median)")
     parser.add_argument("--budget-s", type=float, default=150.0, help="skip remaining timing cells after this many seconds")
     parser.add_argument("--no-timing", action="store_true", help="parity only")
+    parser.add_argument("--block-size", type=int, default=512, help="blocked path timed when n >= 4 x this")
+    parser.add_argument("--cpu-seconds", type=float, default=3.0, help="NumPy timing: keep repeating (up to 15 runs) for this long")
+    parser.add_argument("--sizes", type=_parse_sizes, help="timing sizes, e.g. 32x512x64,1x4096x64 (batch·heads x n x d)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
@@ -518,9 +542,10 @@ def main(argv=None) -> int:
     if not has_model:
         report.append("\n(model training step not checked: gemini_np.model / gemini_np.optim not available)")
     if not args.no_timing:
-        sizes = DRY_SIZES if args.dry_run else SIZES
-        rows = run_timing(target, sizes, 3 if args.dry_run else args.repeats, start + args.budget_s)
-        table = timing_table(rows, target)
+        sizes = args.sizes or (DRY_SIZES if args.dry_run else SIZES)
+        rows = run_timing(target, sizes, 3 if args.dry_run else args.repeats, start + args.budget_s, args.cpu_seconds,
+                          args.block_size)
+        table = timing_table(rows, target, args.block_size)
         log("\n" + table)
         report += ["\n## Attention forward + backward\n",
                    "Median of timed runs after warm-up; GPU timed with CUDA events, CPU with perf_counter. "

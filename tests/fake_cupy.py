@@ -20,6 +20,7 @@ The numbers are NumPy's, so results must equal NumPy's exactly. Use with
 """
 from __future__ import annotations
 
+import time
 import types
 
 import numpy as np
@@ -132,14 +133,38 @@ class _Module(types.ModuleType):
         return value
 
 
+class FakeEvent:
+    """Like cupy.cuda.Event: record() stamps the (host) clock."""
+
+    def record(self):
+        self.t = time.perf_counter()
+
+    def synchronize(self):
+        pass
+
+
+class FakeMemoryPool:
+    def free_all_blocks(self):
+        pass
+
+
 def make_module() -> types.ModuleType:
     cupy = _Module("cupy")
     cupy.__version__ = "14.2.0+fake"
     cupy.ndarray = ndarray
+    runtime = types.SimpleNamespace(
+        getDeviceCount=lambda: 1,
+        getDeviceProperties=lambda i: {"name": b"Fake GPU (NumPy underneath)"},
+        runtimeGetVersion=lambda: 13000,
+        driverGetVersion=lambda: 13000,
+    )
     cupy.cuda = types.SimpleNamespace(
         Device=lambda *a: DEVICE,
-        runtime=types.SimpleNamespace(getDeviceCount=lambda: 1),
+        Event=FakeEvent,
+        get_elapsed_time=lambda start, end: (end.t - start.t) * 1e3,  # milliseconds, as CuPy
+        runtime=runtime,
     )
+    cupy.get_default_memory_pool = FakeMemoryPool
     return cupy
 
 

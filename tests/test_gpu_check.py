@@ -115,3 +115,27 @@ def test_the_script_runs_as_the_gpu_machine_runs_it():
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "[parity]" in result.stdout and "all parity checks passed" in result.stdout
+
+
+def test_the_gpu_code_path_runs_against_a_cupy_stand_in(gpu_check, monkeypatch, tmp_path, capsys):
+    """Not the dry run: the real CuPy branch (Target on cupy, CUDA events, memory pool, device ids),
+    with tests/fake_cupy.py standing in for CuPy, so the one GPU run cannot die of a typo."""
+    import fake_cupy
+
+    fake_cupy.install(monkeypatch)
+    out = tmp_path / "gpu.md"
+    assert gpu_check.main(["--out", str(out), "--repeats", "2", "--sizes", "2x32x8,1x64x8", "--cpu-seconds", "0",
+                           "--block-size", "16"]) == 0
+    printed = capsys.readouterr().out
+    assert "CuPy 14.2.0+fake on Fake GPU" in printed and "CUDA runtime 13.0" in printed
+    report = out.read_text(encoding="utf-8")
+    assert "| (2, 32, 8) | float32 |" in report and "| (1, 64, 8) | float64 |" in report
+    assert "CuPy GPU ms" in report and "blocked b=16 ms" in report and "FAIL" not in report
+    blocked_cells = [line.rsplit("|", 2)[-2].strip() for line in report.splitlines() if line.startswith("| (1, 64, 8)")]
+    assert blocked_cells and all(cell != "–" for cell in blocked_cells)  # n = 64 >= 4 x 16: the blocked path was timed
+
+
+def test_bad_sizes_are_refused(gpu_check, capsys):
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--dry-run", "--sizes", "32x512"])
+    assert "sizes must look like" in capsys.readouterr().err
