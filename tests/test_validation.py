@@ -74,6 +74,9 @@ CASES = [
     ("attention/scale-str", lambda: gnp.attention_forward(Q, K, V, scale="0.5"), TypeError, r"scale must be a real number, got str"),
     ("attention/scale-bool", lambda: gnp.attention_forward(Q, K, V, scale=True), TypeError, r"got bool"),
     ("attention/scale-array", lambda: gnp.attention_forward(Q, K, V, scale=np.array(0.5)), TypeError, r"got ndarray"),
+    ("attention/block-0", lambda: gnp.attention_forward(Q, K, V, block_size=0), ValueError, r"block_size must be a positive int, got 0"),
+    ("attention/block-float", lambda: gnp.attention_forward(Q, K, V, block_size=2.0), TypeError, r"block_size .* got 2.0 \(float\)"),
+    ("attention/block-bool", lambda: gnp.attention_forward(Q, K, V, block_size=True), TypeError, r"got True \(bool\)"),
     ("attention_backward/shape", lambda: gnp.attention_backward(np.ones((2, 3, 3)), cache["attention"]), ValueError, r"dout has shape \(2, 3, 3\) but the forward output had shape \(2, 3, 2\)"),
     ("attention_backward/dtype", lambda: gnp.attention_backward(np.ones((2, 3, 2), np.float32), cache["attention"]), TypeError, r"dout has dtype float32 but .* float64"),
     ("attention_backward/list", lambda: gnp.attention_backward([[0.0]], cache["attention"]), TypeError, r"dout must be an array"),
@@ -269,6 +272,8 @@ def _calls():
          lambda q, k, v, m, d: gnp.attention_backward(d, gnp.attention_forward(q, k, v, mask=m)[1])),
         ("attention/float-mask", [Q.copy(), K.copy(), V.copy(), float_mask, dq.copy()],
          lambda q, k, v, m, d: gnp.attention_backward(d, gnp.attention_forward(q, k, v, mask=m, scale=0.5)[1])),
+        ("attention/blocked", [Q.copy(), K.copy(), V.copy(), float_mask, dq.copy()],
+         lambda q, k, v, m, d: gnp.attention_backward(d, gnp.attention_forward(q, k, v, mask=m, block_size=2)[1])),
         ("fusion", [Q.copy(), K.copy(), QI.copy(), KI.copy(), V.copy(), float_mask, dq.copy()],
          lambda a, b, c, e, v, m, d: gnp.fusion_attention_backward(d, gnp.fusion_attention_forward(a, b, c, e, v, mask=m)[1])),
         ("patchify", [IMG.copy()], lambda x: gnp.unpatchify(gnp.patchify(x, 2), 2)),
@@ -297,3 +302,31 @@ def test_inputs_are_never_modified_in_place(name, inputs, run):
     before = _snapshot(inputs)
     run(*inputs)
     _assert_unchanged(before, inputs)
+
+
+@pytest.mark.parametrize("block_size", [None, 2])
+def test_backward_leaves_the_cache_unchanged_and_can_run_twice(block_size):
+    """The kernels reuse buffers in place; none of them may be a cached array."""
+    r = np.random.default_rng(2)
+    dout = r.standard_normal((2, 3, 2))
+    runs = [
+        (gnp.attention_forward(Q, K, V, mask=r.random((3, 5)) > 0.3, block_size=block_size)[1], gnp.attention_backward, dout),
+        (gnp.fusion_attention_forward(Q, K, QI, KI, V, mask=r.standard_normal((3, 5)))[1], gnp.fusion_attention_backward, dout),
+        (gnp.patch_attention_forward(IMG, IMG, IMG, 2)[1], gnp.patch_attention_backward, IMG),
+    ]
+    for cache_, backward, d in runs:
+        leaves = [a for a in _flatten(cache_) if isinstance(a, np.ndarray)]
+        before = _snapshot(leaves)
+        first = backward(d, cache_)
+        second = backward(d, cache_)
+        _assert_unchanged(before, leaves)
+        for a, b in zip(first, second):
+            np.testing.assert_array_equal(a, b)
+
+
+def _flatten(obj):
+    if isinstance(obj, tuple):
+        for item in obj:
+            yield from _flatten(item)
+    else:
+        yield obj
