@@ -311,7 +311,8 @@ def attention_heatmap(
         if labels is not None and len(labels) != n:
             raise ValueError(f"{name} has {len(labels)} labels but weights {w.shape} need {n}")
     if ax is None:
-        fig, ax = subplots(figsize=(1.2 + 0.6 * max(n_k, 3), 0.8 + 0.5 * max(n_q, 3)))
+        cell = min(0.6, 7.0 / max(n_k, 1), 5.0 / max(n_q, 1))  # inches per cell: small matrices readable, big ones fit
+        fig, ax = subplots(figsize=(1.4 + cell * max(n_k, 3), 0.9 + cell * 0.85 * max(n_q, 3)))
     fig = ax.figure
     image = ax.imshow(w, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     _set_tick_labels(ax, "x", row_or_col_labels=col_labels, n=n_k)
