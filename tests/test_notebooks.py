@@ -276,4 +276,25 @@ def check_07(nb):
     assert "backend restored: numpy" in text
 
 
-KEY_NUMBERS = {"01": check_01, "02": check_02, "03": check_03, "04": check_04, "06": check_06, "07": check_07}
+def check_08(nb):
+    """Online softmax / blocked attention (issue 6's notebook): the numbers its prose relies on."""
+    text = text_of(nb)
+    x = [1.0, 3.0, -2.0, 7.0, 0.5]
+    l_exact = math.fsum(math.exp(t - 7.0) for t in x)
+    assert _number_after("one pass: m = 7.0  l =", text) == pytest.approx(l_exact, rel=1e-11)
+    assert "equals gnp.softmax: True" in text
+    assert _number_after("forward: max relative difference blocked vs plain =", text) < 1e-10
+    assert _number_after("backward: max relative difference blocked vs plain =", text) < 1e-10
+    assert _number_after("max |exp(S - lse) - P_plain| =", text) < 1e-12
+    for grad in ("dq", "dk", "dv"):
+        assert _number_after(f"d{grad[1]}: rel_error =", text) < 1e-7
+    assert "blocked gradient check (bound 1e-7): pass" in text
+    assert text.count("all finite: True") == 2 and "any NaN: False" in text and "same as plain: True" in text
+    ratio = _number_after("peak memory ratio at block_size 256:", text)
+    assert 0.05 < ratio <= 0.15, "the prose says about a tenth, and the issue at most 15%"
+    matrices = re.search(r"library \(in place\), forward:\s+\d+ MiB = ([0-9.]+) matrices", text)
+    assert matrices and float(matrices.group(1)) <= 1.1, "the prose says one n x n buffer"
+
+
+KEY_NUMBERS = {"01": check_01, "02": check_02, "03": check_03, "04": check_04, "06": check_06, "07": check_07,
+               "08": check_08}

@@ -269,6 +269,36 @@ ax2.legend()
 plt.show()
 
 # %% [markdown]
+# ## 6. Aside: the plain path saves memory too, by overwriting
+#
+# Written the clear way, one formula per line, the plain forward allocates a new
+# $n \times n$ array on almost every line: $QK^\top$, its scaled copy, $S - m$, $e^{S-m}$, and
+# $P$. The library computes exactly the same lines but lets each one overwrite the
+# buffer of the previous (`s -= m`, `exp(s, out=s)`, `s /= l`; see the comments in
+# `functional/attention.py`), so only one $n \times n$ array ever exists: the $P$ it returns.
+# Allocating a large array costs time as well as memory (the OS has to hand over fresh
+# pages), so this is also most of what makes the plain path fast.
+
+# %%
+def clear_forward(q, k, v):
+    """The textbook lines, each making a new array."""
+    s = q @ k.mT / math.sqrt(q.shape[-1])
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    p = e / e.sum(axis=-1, keepdims=True)
+    return p @ v, p
+
+
+n = 2048
+qc, kc, vc = (rng.standard_normal((1, n, d)) for _ in range(3))
+one_matrix = n * n * 8 / 2**20
+clear_mib = peak_mib(lambda: clear_forward(qc, kc, vc))
+library_mib = peak_mib(lambda: gnp.attention_forward(qc, kc, vc))
+print(f"n = {n}: one n x n float64 matrix = {one_matrix:.0f} MiB")
+print(f"clear version, forward peak:   {clear_mib:5.0f} MiB = {clear_mib / one_matrix:.1f} matrices")
+print(f"library (in place), forward:   {library_mib:5.0f} MiB = {library_mib / one_matrix:.1f} matrices")
+print("same numbers:", np.allclose(clear_forward(qc, kc, vc)[0], gnp.attention_forward(qc, kc, vc)[0], rtol=1e-12, atol=1e-14))
+
+# %% [markdown]
 # ## Summary
 #
 # * The online softmax keeps a running max $m$ and a running sum $l$ per row and
@@ -282,4 +312,5 @@ plt.show()
 #   plain path's (block size 256, printed above; the tests require at most 15%); the
 #   cost is a second $Q K^\top$ in the backward pass.
 #   `python benchmarks/bench_attention.py` times both paths (README, "Performance").
-# * The plain path is the one to read first (notebook 02); `block_size=` is for long sequences.
+# * The plain path is the one to read first (notebook 02); it keeps one $n \times n$
+#   buffer by overwriting it line by line. `block_size=` is for long sequences.
