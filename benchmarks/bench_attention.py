@@ -5,6 +5,7 @@ Run from the repository root (takes about two minutes; ``--quick`` about half a 
     python benchmarks/bench_attention.py            # full table
     python benchmarks/bench_attention.py --quick    # fewer repeats, one block size
     python benchmarks/bench_attention.py --repeats 21 --dtypes float32
+    python benchmarks/bench_attention.py --threads 1   # both libraries single-threaded
 
 What is timed, per shape (B = batch*heads, n = n_q = n_k, d = d_k = d_v):
 
@@ -85,6 +86,21 @@ def blas_threads() -> tuple[int, str]:
             return int(os.environ[var]), f"from ${var} (threadpoolctl not installed)"
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return n, "assumed = usable cores (threadpoolctl not installed)"
+
+
+_LIMITER = None  # keeps the threadpoolctl limit alive for the whole run
+
+
+def limit_blas_threads(parser, n: int) -> None:
+    global _LIMITER
+    if n < 1:
+        parser.error(f"--threads must be >= 1, got {n}")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        parser.error("--threads needs threadpoolctl (pip install threadpoolctl), "
+                     "or set OPENBLAS_NUM_THREADS before starting Python")
+    _LIMITER = threadpool_limits(limits=n, user_api="blas")
 
 
 def cpu_model() -> str:
@@ -179,6 +195,8 @@ def main(argv=None):
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even when installed")
     parser.add_argument("--no-blocked", action="store_true", help="skip the blocked (memory-efficient) table")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit NumPy's BLAS (via threadpoolctl) and torch to this many threads")
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 9)
     if repeats < 1:
@@ -190,6 +208,8 @@ def main(argv=None):
             import torch
         except ImportError:
             torch = None
+    if args.threads is not None:
+        limit_blas_threads(parser, args.threads)
     threads, how = blas_threads()
     if torch is not None:
         torch.set_num_threads(threads)
