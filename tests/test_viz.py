@@ -104,6 +104,14 @@ def test_pinyin_table():
     assert viz.to_pinyin("龘") == "U+9F98"  # unknown: its code point, never a box
 
 
+def test_pinyin_covers_the_dataset_vocabulary():
+    """Every word of the synthetic captions has a real pinyin fallback (no U+XXXX)."""
+    data = pytest.importorskip("gemini_np.data")
+    words = data.build_vocabulary("zh").to_list()
+    assert any(viz.has_cjk(w) for w in words)
+    assert not [w for w in words if "U+" in viz.to_pinyin(w)]
+
+
 def test_pinyin_is_drawable_by_the_default_font():
     charmap = ft2font.FT2Font(font_manager.findfont(viz.LATIN_FAMILY)).get_charmap()
     table_text = "".join(viz.PINYIN_CHARS.values()) + "".join(viz.PINYIN_WORDS.values()) + "U+0123456789ABCDEF"
