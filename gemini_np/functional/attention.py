@@ -38,7 +38,7 @@ from .._checks import (
 )
 from ..backend import array_namespace
 from .blocked import blocked_attention_backward, blocked_attention_forward, check_block_size
-from .softmax import _softmax_inplace
+from .softmax import _softmax_inplace, rowsum_product
 
 
 class AttentionCache(NamedTuple):
@@ -94,8 +94,10 @@ def attention_backward(dout, cache):
     if cache.weights is None:  # blocked path: recompute P block by block
         return blocked_attention_backward(dout, cache)
     ds, dv = softmax_attention_backward(dout, cache.weights, cache.out, cache.v)
-    dq = (ds @ cache.k) * cache.scale  # from S = Q Kᵀ · scale
-    dk = (ds.mT @ cache.q) * cache.scale
+    dq = ds @ cache.k  # from S = Q Kᵀ · scale: dQ = scale · dS K ...
+    dq *= cache.scale  # ... (scaled in place: no second (n_q, d_k) array)
+    dk = ds.mT @ cache.q  # dK = scale · dSᵀ Q
+    dk *= cache.scale
     return dq, dk, dv
 
 
@@ -124,7 +126,7 @@ def softmax_attention_backward(dout, weights, out, v):
     xp = array_namespace(dout, weights)
     dv = weights.mT @ dout  # dV = Pᵀ dO
     ds = dout @ v.mT  # dP = dO Vᵀ; this buffer becomes dS in the next two lines
-    ds -= xp.sum(dout * out, axis=-1, keepdims=True)  # dP − rowsum(dO ∘ O)   [= rowsum(dP ∘ P), n_q·d_v work]
+    ds -= rowsum_product(dout, out)  # dP − rowsum(dO ∘ O)   [= rowsum(dP ∘ P), n_q·d_v work]
     ds *= weights  # dS = P ∘ (dP − rowsum(dO ∘ O))
     return ds, dv
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 import numbers
 
 from ..backend import array_namespace, device_kwargs
-from .softmax import exp_inplace
+from .softmax import exp_inplace, rowsum_product
 
 
 def check_block_size(block_size):
@@ -103,7 +103,7 @@ def blocked_attention_backward(dout, cache):
     c = cache
     xp = array_namespace(dout, c.q)
     q = c.q * c.scale  # scale Q once; dSᵀ (scale·Q) = scale · dSᵀ Q
-    row = xp.sum(dout * c.out, axis=-1, keepdims=True)  # rowsum(dO ∘ O) = rowsum(dP ∘ P)
+    row = rowsum_product(dout, c.out)  # rowsum(dO ∘ O) = rowsum(dP ∘ P)
     like = dict(dtype=c.q.dtype, **device_kwargs(c.q))
     dq, dk, dv = (xp.zeros(a.shape, **like) for a in (c.q, c.k, c.v))
     for keys in _key_blocks(c.k.shape[-2], c.block_size):

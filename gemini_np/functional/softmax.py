@@ -65,6 +65,21 @@ def _normalise_inplace(e, axis):
 _UFUNC_LIBRARIES = ("numpy", "cupy")
 
 
+def rowsum_product(a, b, axis=-1):
+    """sum(a ∘ b, axis, keepdims=True): one dot product per row, e.g. rowsum(dO ∘ O).
+
+    The array API's ``vecdot`` (NumPy >= 2, array-api-strict) forms the dot
+    products without the temporary ``a ∘ b`` (an array as large as ``a``); a
+    library without it takes the literal route.
+    """
+    xp = array_namespace(a, b)
+    vecdot = getattr(xp, "vecdot", None)
+    if vecdot is None:
+        return xp.sum(a * b, axis=axis, keepdims=True)
+    axis = axis - a.ndim if axis >= 0 else axis  # the standard's vecdot takes a negative axis
+    return xp.expand_dims(vecdot(a, b, axis=axis), axis=axis)
+
+
 def exp_inplace(x):
     """exp(x), overwriting ``x`` where the library allows it (NumPy, CuPy).
 
@@ -90,6 +105,6 @@ def softmax_backward(dy, y, axis=-1):
     check_dout(dy, y, "dy")
     axis = check_axis(axis, y.ndim)
     xp = array_namespace(dy, y)
-    dx = dy - xp.sum(dy * y, axis=axis, keepdims=True)  # a new array, so ...
+    dx = dy - rowsum_product(dy, y, axis)  # a new array, so ...
     dx *= y  # ... y ∘ (dy − Σ dy ∘ y) can be formed in place
     return dx
