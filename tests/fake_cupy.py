@@ -89,6 +89,7 @@ class ndarray(np.ndarray):  # noqa: N801 - CuPy's name
     """A NumPy array that behaves, for dispatch purposes, like a cupy.ndarray."""
 
     __array_namespace__ = _Absent()  # CuPy 14.2 has no such method: hasattr() is False
+    to_device = _Absent()  # nor this one
 
     @property
     def device(self):
@@ -124,8 +125,28 @@ def _function(name, fn):
     return wrapped
 
 
+# Names NumPy 2.4 has and CuPy 14.2 does not (dir(numpy) - dir(cupy), measured with the real
+# cupy-cuda13x 14.2.0 wheel): the stand-in must not offer them, or the kernels would take
+# code paths (e.g. ``vecdot``) that real CuPy never takes.
+NOT_IN_CUPY = frozenset({
+    "False_", "ScalarType", "True_", "__array_api_version__", "__array_namespace_info__",
+    "asmatrix", "block", "bmat", "busday_count", "busday_offset", "busdaycalendar", "bytes_",
+    "char", "character", "clongdouble", "complex256", "core", "ctypeslib", "datetime64",
+    "datetime_as_string", "datetime_data", "dtypes", "einsum_path", "emath", "errstate", "f2py",
+    "flexible", "float128", "frompyfunc", "fromregex", "geomspace", "get_include", "getbufsize",
+    "geterr", "geterrcall", "histogram_bin_edges", "info", "insert", "is_busday", "isnat",
+    "little_endian", "longdouble", "ma", "matrix", "matvec", "memmap", "nanpercentile",
+    "nanquantile", "ndenumerate", "nditer", "nested_iters", "object_", "polyder", "polydiv",
+    "polyint", "rec", "recarray", "record", "sctypeDict", "setbufsize", "seterr", "seterrcall",
+    "show_runtime", "spacing", "str_", "strings", "test", "timedelta64", "typecodes", "unstack",
+    "vecdot", "vecmat", "void",
+})
+
+
 class _Module(types.ModuleType):
     def __getattr__(self, name):
+        if name in NOT_IN_CUPY:
+            raise AttributeError(f"module 'cupy' has no attribute {name!r}")
         value = getattr(np, name)
         if callable(value) and not isinstance(value, type):
             value = _function(name, value)

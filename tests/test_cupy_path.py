@@ -72,6 +72,8 @@ def test_the_stand_in_behaves_like_cupy_where_it_matters(cupy):
     assert isinstance(cupy.zeros(3), cupy.ndarray) and isinstance(cupy.sum(x), cupy.ndarray)
     assert isinstance(x * np.float64(2.0), cupy.ndarray)  # NumPy scalars are allowed, as in CuPy
     assert isinstance(to_numpy(x), np.ndarray) and not isinstance(to_numpy(x), cupy.ndarray)
+    assert not hasattr(cupy, "vecdot") and not hasattr(cupy, "__array_api_version__")  # as in CuPy 14.2
     with use_backend("cupy"):
         assert get_backend() is cupy
         assert isinstance(from_numpy(np.arange(3)), cupy.ndarray)
+
