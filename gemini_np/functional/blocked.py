@@ -111,12 +111,12 @@ def blocked_attention_backward(dout, cache):
         s = _block_logits(q, k_b, c.mask, keys)  # S_b, as in the forward
         s -= c.lse
         p = exp_inplace(s)  # P_b = exp(S_b − lse), in s's buffer
-        dv[..., keys, :] = p.mT @ dout  # dV_b = P_bᵀ dO
+        dv[..., keys, :] = (dout.mT @ p).mT  # dV_b = P_bᵀ dO, formed as (dOᵀ P_b)ᵀ (see attention.py)
         ds = dout @ v_b.mT  # dP_b = dO V_bᵀ; this buffer becomes dS_b
         ds -= row
         ds *= p  # dS_b = P_b ∘ (dP_b − rowsum(dO ∘ O))
         dq += ds @ k_b  # dQ += dS_b K_b (times scale, below)
-        dk[..., keys, :] = ds.mT @ q  # dK_b = scale · dS_bᵀ Q
+        dk[..., keys, :] = (q.mT @ ds).mT  # dK_b = scale · dS_bᵀ Q, formed as (Qᵀ dS_b)ᵀ
         del s, p, ds  # free this block's two n_q × b buffers before the next block
     dq *= c.scale
     return dq, dk, dv
