@@ -22,19 +22,23 @@ exp(s − m_old) · exp(m_old − m_new) = exp(s − m_new). So, per block:
 and after the last block O = acc / l, which is exactly softmax(S) V. Every exponent
 is ≤ 0, so nothing overflows, just as in the max-subtracted softmax.
 
+Query rows never interact, so the queries are taken b at a time too (an outer loop
+around the online softmax): each S_b block is then b × b, small enough to stay in
+the CPU's cache, which makes this path nearly as fast as the plain one.
+
 The cache keeps O and the log-sum-exp of each query row, lse = m + log l, because
 any entry of P can be rebuilt from it: P_ij = exp(S_ij) / Σ_j exp(S_ij) =
-exp(S_ij − lse_i). The backward pass walks the key blocks again:
+exp(S_ij − lse_i). The backward pass walks the blocks again:
 
     P_b  = exp(S_b − lse)                    recomputed, exactly the forward's weights
-    dV_b = P_bᵀ dO
+    dV_b += P_bᵀ dO                          every query block contributes to every key
     dP_b = dO V_bᵀ
     dS_b = P_b ∘ (dP_b − rowsum(dO ∘ O))     rowsum(dO ∘ O) = rowsum(dP ∘ P), computed once
     dQ  += scale · dS_b K_b                  every key block contributes to every query
-    dK_b = scale · dS_bᵀ Q
+    dK_b += scale · dS_bᵀ Q
 
-Memory: O(n_q · b) per block instead of O(n_q · n_k); the price is computing
-S = Q Kᵀ twice (once forward, once backward).
+Memory: O(b²) per block plus a few (n, d) arrays, instead of O(n_q · n_k); the price
+is computing S = Q Kᵀ twice (once forward, once backward).
 
 A query row whose keys are all masked out has m = -inf throughout; we then shift by
 0 instead of -inf (never -inf − (-inf) = nan), l stays 0, and its output, lse-based
@@ -64,19 +68,35 @@ def blocked_attention_forward(q, k, v, mask, scale, block_size):
 
     q: (..., n_q, d_k), k: (..., n_k, d_k), v: (..., n_k, d_v), already checked by
     :func:`~gemini_np.functional.attention.attention_forward`; mask: None, bool or
-    float, broadcastable to (..., n_q, n_k); block_size: keys per block (the last
-    block may be shorter).
+    float, broadcastable to (..., n_q, n_k); block_size: b, the number of queries and
+    of keys per block (the last block may be shorter).
 
     Returns (out (..., n_q, d_v), lse (..., n_q, 1)), both in the inputs' dtype.
     """
     xp = array_namespace(q, k, v)
-    rows = tuple(q.shape[:-1]) + (1,)
     like = dict(dtype=q.dtype, **device_kwargs(q))
     q = q * scale  # scale Q once instead of every block of S
+    out = xp.empty(tuple(q.shape[:-1]) + (v.shape[-1],), **like)
+    lse = xp.empty(tuple(q.shape[:-1]) + (1,), **like)
+    for rows in _blocks(q.shape[-2], block_size):  # query rows never interact: one block at a time
+        out[..., rows, :], lse[..., rows, :] = online_softmax_attention(
+            q[..., rows, :], k, v, _mask_rows(mask, rows), block_size)
+    return out, lse
+
+
+def online_softmax_attention(q, k, v, mask, block_size):
+    """The online softmax for one block of queries, visiting the keys ``block_size`` at a time.
+
+    q: (..., b_q, d_k), already scaled; k, v: all keys and values; mask: None, or
+    broadcastable to (..., b_q, n_k). Returns (out (..., b_q, d_v), lse (..., b_q, 1)).
+    """
+    xp = array_namespace(q, k, v)
+    rows = tuple(q.shape[:-1]) + (1,)
+    like = dict(dtype=q.dtype, **device_kwargs(q))
     m = xp.full(rows, -xp.inf, **like)  # running max
     l = xp.zeros(rows, **like)  # running Σ exp(S − m)
     acc = xp.zeros(rows[:-1] + (v.shape[-1],), **like)  # running Σ exp(S − m) V
-    for keys in _key_blocks(k.shape[-2], block_size):
+    for keys in _blocks(k.shape[-2], block_size):
         s = _block_logits(q, k[..., keys, :], mask, keys)  # S_b = Q K_bᵀ · scale (+ mask)
         m_new = xp.maximum(m, xp.max(s, axis=-1, keepdims=True))  # m_new = max(m, rowmax S_b)
         shift = _finite(m_new)  # = m_new, or 0 while every key so far is masked
@@ -87,11 +107,8 @@ def blocked_attention_forward(q, k, v, mask, scale, block_size):
         acc *= alpha
         acc += p @ v[..., keys, :]  # acc = α acc + P̃_b V_b
         m = m_new
-        del s, p  # free this block before the next one is allocated: one n_q × b buffer at a time
     l_safe = xp.where(l == 0, 1.0, l)  # fully masked row: 0 / 1 = 0, log 1 = 0
-    out = acc / l_safe  # O = acc / l
-    lse = _finite(m) + xp.log(l_safe)  # lse = m + log l
-    return out, lse
+    return acc / l_safe, _finite(m) + xp.log(l_safe)  # O = acc / l,  lse = m + log l
 
 
 def blocked_attention_backward(dout, cache):
@@ -100,35 +117,44 @@ def blocked_attention_backward(dout, cache):
     dout: (..., n_q, d_v); cache: the AttentionCache of the blocked forward (uses q,
     k, v, mask, scale, out, lse, block_size). Returns (dq, dk, dv) like q, k, v.
     """
-    c = cache
+    c, b = cache, cache.block_size
     xp = array_namespace(dout, c.q)
     q = c.q * c.scale  # scale Q once; dSᵀ (scale·Q) = scale · dSᵀ Q
     row = rowsum_product(dout, c.out)  # rowsum(dO ∘ O) = rowsum(dP ∘ P)
     like = dict(dtype=c.q.dtype, **device_kwargs(c.q))
     dq, dk, dv = (xp.zeros(a.shape, **like) for a in (c.q, c.k, c.v))
-    for keys in _key_blocks(c.k.shape[-2], c.block_size):
-        k_b, v_b = c.k[..., keys, :], c.v[..., keys, :]
-        s = _block_logits(q, k_b, c.mask, keys)  # S_b, as in the forward
-        s -= c.lse
-        p = exp_inplace(s)  # P_b = exp(S_b − lse), in s's buffer
-        dv[..., keys, :] = (dout.mT @ p).mT  # dV_b = P_bᵀ dO, formed as (dOᵀ P_b)ᵀ (see attention.py)
-        ds = dout @ v_b.mT  # dP_b = dO V_bᵀ; this buffer becomes dS_b
-        ds -= row
-        ds *= p  # dS_b = P_b ∘ (dP_b − rowsum(dO ∘ O))
-        dq += ds @ k_b  # dQ += dS_b K_b (times scale, below)
-        dk[..., keys, :] = (q.mT @ ds).mT  # dK_b = scale · dS_bᵀ Q, formed as (Qᵀ dS_b)ᵀ
-        del s, p, ds  # free this block's two n_q × b buffers before the next block
+    for rows in _blocks(q.shape[-2], b):
+        q_r, do_r, row_r, lse_r = (a[..., rows, :] for a in (q, dout, row, c.lse))
+        mask_r = _mask_rows(c.mask, rows)
+        for keys in _blocks(c.k.shape[-2], b):
+            k_b, v_b = c.k[..., keys, :], c.v[..., keys, :]
+            s = _block_logits(q_r, k_b, mask_r, keys)  # S_b, as in the forward
+            s -= lse_r
+            p = exp_inplace(s)  # P_b = exp(S_b − lse), in s's buffer
+            dv[..., keys, :] += (do_r.mT @ p).mT  # dV_b += P_bᵀ dO, formed as (dOᵀ P_b)ᵀ (see attention.py)
+            ds = do_r @ v_b.mT  # dP_b = dO V_bᵀ; this buffer becomes dS_b
+            ds -= row_r
+            ds *= p  # dS_b = P_b ∘ (dP_b − rowsum(dO ∘ O))
+            dq[..., rows, :] += ds @ k_b  # dQ += dS_b K_b (times scale, below)
+            dk[..., keys, :] += (q_r.mT @ ds).mT  # dK_b += scale · dS_bᵀ Q, formed as (Qᵀ dS_b)ᵀ
     dq *= c.scale
     return dq, dk, dv
 
 
-def _key_blocks(n_k, block_size):
-    """slice objects covering 0..n_k in steps of block_size (the last may be shorter)."""
-    return [slice(start, min(start + block_size, n_k)) for start in range(0, n_k, block_size)]
+def _blocks(n, block_size):
+    """slice objects covering 0..n in steps of block_size (the last may be shorter)."""
+    return [slice(start, min(start + block_size, n)) for start in range(0, n, block_size)]
+
+
+def _mask_rows(mask, rows):
+    """The mask's rows for this block of queries (a mask of height 1 broadcasts over all queries)."""
+    if mask is None or mask.ndim < 2 or mask.shape[-2] == 1:
+        return mask
+    return mask[..., rows, :]
 
 
 def _block_logits(q_scaled, k_b, mask, keys):
-    """S_b = (scale·Q) K_bᵀ with the mask's columns for these keys applied. (..., n_q, b)."""
+    """S_b = (scale·Q) K_bᵀ with the mask's columns for these keys applied. (..., b_q, b)."""
     xp = array_namespace(q_scaled, k_b)
     s = q_scaled @ k_b.mT
     if mask is None:

@@ -87,14 +87,18 @@ print("softmax from (m, l) equals gnp.softmax:", np.allclose(np.exp(x - m) / l, 
 # \end{aligned}$$
 #
 # and after the last block $O = \text{acc} / l$. The largest array ever held is
-# one $n_q \times b$ block. A query whose keys are *all* masked keeps
+# one $n_q \times b$ block. Query rows never interact, so the library also takes the
+# queries $b$ at a time (a plain outer loop): every block $S_b$ is then $b \times b$,
+# small enough to stay in the CPU's cache. A query whose keys are *all* masked keeps
 # $m = -\infty$; the code then shifts by 0 instead (never $-\infty - (-\infty)$ = NaN),
 # $l$ stays 0, and the output row is 0, just as on the plain path.
 #
 # The library's version (`gemini_np/functional/blocked.py`), one formula per line:
+# the outer loop over query blocks, then the online softmax over key blocks.
 
 # %%
 print(inspect.getsource(blocked.blocked_attention_forward))
+print(inspect.getsource(blocked.online_softmax_attention))
 
 # %% [markdown]
 # Same inputs, plain path against the blocked path with block sizes that do and do
@@ -116,7 +120,7 @@ worst_forward = 0.0
 for b in (1, 3, 5, 12, 64):
     out_b, cache_b = gnp.attention_forward(q, k, v, mask=causal, block_size=b)
     worst_forward = max(worst_forward, rel_diff(out_b, out_plain))
-    print(f"block_size {b:>2}: {math.ceil(n_k / b):>2} blocks, "
+    print(f"block_size {b:>2}: {math.ceil(n_k / b):>2} key blocks, "
           f"cache.weights is {cache_b.weights}, rel. difference of O = {rel_diff(out_b, out_plain):.1e}")
 print(f"forward: max relative difference blocked vs plain = {worst_forward:.1e}")
 
@@ -231,17 +235,17 @@ qn, kn, vn, dn = (rng.standard_normal((1, n, d)) for _ in range(4))
 plain_mib = peak_mib(lambda: forward_backward(qn, kn, vn, dn))
 print(f"one n x n float64 matrix: {n * n * 8 / 2**20:.0f} MiB")
 print(f"plain path peak: {plain_mib:.0f} MiB (P in the cache plus dS)")
-block_sizes = [64, 128, 256, 512, 1024]
+block_sizes = [128, 256, 512, 1024, 2048]
 blocked_mib = {b: peak_mib(lambda: forward_backward(qn, kn, vn, dn, b)) for b in block_sizes}
 for b, mib in blocked_mib.items():
     print(f"block_size {b:>4}: peak {mib:6.1f} MiB = {mib / plain_mib:5.1%} of plain")
 print(f"peak memory ratio at block_size 256: {blocked_mib[256] / plain_mib:.3f}")
 
 # %% [markdown]
-# The blocked path's peak is two $n_q \times b$ blocks ($S_b$ turning into $P_b$, and $dS_b$)
-# plus a handful of $n \times d$ arrays, so it grows linearly with $b$; the plain path's
-# is two $n \times n$ matrices. And as $n$ grows, the plain path's memory grows like $n^2$,
-# the blocked path's like $n$:
+# The blocked path's peak is a few $b \times b$ blocks ($S_b$ turning into $P_b$, and $dS_b$)
+# plus a handful of $n \times d$ arrays (the cache, the gradients), so it grows with $b$
+# only once the blocks outweigh those; the plain path's is two $n \times n$ matrices.
+# And as $n$ grows, the plain path's memory grows like $n^2$, the blocked path's like $n$:
 
 # %%
 ns = [512, 1024, 2048, 4096]
@@ -264,7 +268,7 @@ ax2.plot(ns, blocked_by_n, "o-", label="blocked, b = 256  (~n)")
 ax2.set(xscale="log", yscale="log", xlabel="sequence length n", ylabel="peak MiB", title="forward + backward")
 ax2.minorticks_off()
 ax2.set_xticks(ns, [str(x) for x in ns])
-ax2.set_yticks([4, 16, 64, 256], ["4", "16", "64", "256"])
+ax2.set_yticks([1, 4, 16, 64, 256], ["1", "4", "16", "64", "256"])
 ax2.legend()
 plt.show()
 
@@ -308,8 +312,8 @@ print("same numbers:", np.allclose(clear_forward(qc, kc, vc)[0], gnp.attention_f
 #   above are far below the bound of $10^{-10}$ that the tests enforce).
 # * The cache keeps $O$ and one log-sum-exp per query instead of $P$; the backward pass
 #   rebuilds $P_b = e^{S_b - \text{lse}}$ block by block.
-# * At $n = 4096$ the peak memory of forward + backward drops to about a tenth of the
-#   plain path's (block size 256, printed above; the tests require at most 15%); the
+# * At $n = 4096$ the peak memory of forward + backward drops to about a twentieth of
+#   the plain path's (block size 256, printed above; the tests require at most 15%); the
 #   cost is a second $Q K^\top$ in the backward pass.
 #   `python benchmarks/bench_attention.py` times both paths (README, "Performance").
 # * The plain path is the one to read first (notebook 02); it keeps one $n \times n$
