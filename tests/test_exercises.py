@@ -167,6 +167,7 @@ def exotic_misbehaviours():
     yield lambda *a: [np.zeros(3)] * 5
     yield lambda *a: a[0].__setitem__(Ellipsis, np.nan)  # mutates its input, returns None
     yield lambda: 0  # wrong arity: TypeError inside the call
+    yield lambda *a: exit(3)  # SystemExit must not end the notebook either
     yield "not a function"
     yield None
 

@@ -70,7 +70,7 @@ def _call(fn: Callable, *args):
             result = fn(*args)
         except NotImplementedError:
             raise _NotAttempted() from None
-        except Exception as exc:  # any bug in the student's code becomes a message
+        except (Exception, SystemExit) as exc:  # any bug in the student's code becomes a message
             raise _Fail(f"your function raised {type(exc).__name__}: {exc}") from None
     if result is None:
         raise _NotAttempted()
