@@ -1,0 +1,43 @@
+"""Synthetic image-text matching data and a whitespace tokenizer.
+
+    make_dataset(n_samples, seed, language)   coloured shapes + captions, hard negatives,
+                                              neither modality alone predicts the label
+    split_indices(n, test_fraction, seed)     the article's 80/20 split (seed 42)
+    Vocabulary, tokenize                      <pad> = 0, <unk> = 1, Chinese tokens welcome
+"""
+from .shapes import (
+    ATTRIBUTES,
+    COLORS,
+    LANGUAGES,
+    POSITIONS,
+    SHAPES,
+    MatchingDataset,
+    all_captions,
+    build_vocabulary,
+    caption,
+    make_dataset,
+    render,
+    split_indices,
+)
+from .vocab import PAD, PAD_ID, UNK, UNK_ID, Vocabulary, tokenize
+
+__all__ = [
+    "ATTRIBUTES",
+    "COLORS",
+    "LANGUAGES",
+    "MatchingDataset",
+    "PAD",
+    "PAD_ID",
+    "POSITIONS",
+    "SHAPES",
+    "UNK",
+    "UNK_ID",
+    "Vocabulary",
+    "all_captions",
+    "build_vocabulary",
+    "caption",
+    "make_dataset",
+    "render",
+    "split_indices",
+    "tokenize",
+]
