@@ -1,6 +1,10 @@
 """Command line: ``python -m gemini_np <command>``.
 
-    demo        the article's worked example, corrected, and a gradient check of every op
+    demo        the article's worked example, corrected, a gradient check of every op,
+                and a short training run with its figures
+    train       train the image-text matching model (defaults: the article's §5 protocol)
+    evaluate    test accuracy of a saved checkpoint on its held-out split
+    gradcheck   every op's and the whole model's worst relative gradient error
 """
 from __future__ import annotations
 
@@ -35,6 +39,9 @@ def cmd_demo(args) -> int:
     print("\nGradient check of every op (float64, random upstream gradient, central differences):")
     rows = op_gradcheck_table(seed=0)
     print(format_table(rows))
+    from .commands import demo_training
+
+    demo_training(args.plots)
     return 0 if all(r["ok"] for r in rows) else 1
 
 
@@ -42,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gemini_np", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     demo = commands.add_parser("demo", help="the article's worked example, corrected, and a gradient check")
+    demo.add_argument("--plots", metavar="DIR", default="runs/demo", help="where the training figures go")
     demo.set_defaults(run=cmd_demo)
+    from .commands import add_commands
+
+    add_commands(commands)
     return parser
 
 
