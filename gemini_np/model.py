@@ -170,7 +170,7 @@ class FusionLayer(Module):
         xp = array_namespace(text, patches)
         b, n, _ = text.shape
         e = self._params["modality"]
-        z = xp.concat([text + e[0], patches + e[1]], axis=1)  # Z = [text + e_text ; patches + e_image]
+        z = xp.concat([text + e[0, :], patches + e[1, :]], axis=1)  # Z = [text + e_text ; patches + e_image]
         image_mask = xp.ones((b, patches.shape[1]), dtype=xp.bool, **device_kwargs(text_mask))
         joint_mask = xp.concat([text_mask, image_mask], axis=1)  # every patch is a real token
         for block in self.blocks:
