@@ -390,3 +390,120 @@ def test_use_backend_with_an_array_api_module_and_device():
         x = from_numpy(np.ones(3))
         assert array_namespace(x) is xps and x.device == DEVICE1
     assert array_namespace(from_numpy(np.ones(3))) is np
+
+
+def test_no_module_asks_for_array_namespace_directly():
+    """CuPy arrays (CuPy 14) have no ``__array_namespace__``: a check like
+    ``hasattr(x, "__array_namespace__")`` rejects every GPU array. Use
+    ``gemini_np.backend.is_array`` / ``array_namespace``, which know about CuPy."""
+    import pathlib
+
+    import gemini_np
+
+    package = pathlib.Path(gemini_np.__file__).parent
+    offenders = [
+        f"{path.relative_to(package.parent)}:{number}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "backend.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "__array_namespace__" in line and not line.lstrip().startswith("#")
+    ]
+    assert not offenders, f"use backend.is_array instead of __array_namespace__ at {offenders}"
+
+
+# --------------------------------------------------------------------------- modules, model, optimizer
+
+
+def _build(factory, dtype, device):
+    """factory(dtype) built on NumPy, and again directly on array_api_strict's ``device``
+    (its parameters drawn on the host from the same seed and moved there by the backend)."""
+    reference = factory(np.dtype(dtype).name)
+    with use_backend(xps, device=device):
+        on_device = factory(np.dtype(dtype).name)
+    for name, p in on_device.params.items():
+        assert_same_place(p, device, dtype, f"parameter {name}")
+        np.testing.assert_array_equal(to_numpy(p), reference.params[name])
+    return reference, on_device
+
+
+def _compare_params_and_grads(reference, on_device, dtype, device, what):
+    assert set(on_device.grads) == set(reference.grads)
+    for name in reference.grads:
+        assert_same_place(on_device.grads[name], device, dtype, f"{what} grad {name}")
+        assert_close_normwise(on_device.grads[name], to_numpy(reference.grads[name]), dtype, f"{what} grad {name}")
+
+
+@pytest.mark.parametrize("dtype, device", PLACES)
+def test_multi_head_attention_module_on_array_api_strict(dtype, device):
+    from gemini_np.nn import MultiHeadSelfAttention
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 6, 8)).astype(dtype)
+    key_mask = np.array([[True] * 6, [True, True, True, False, False, False]])
+    dy = rng.standard_normal((2, 6, 8)).astype(dtype)
+    reference, module = _build(lambda dt: MultiHeadSelfAttention(8, 2, rng=1, dtype=dt), dtype, device)
+    y_ref = reference.forward(x, key_mask)
+    dx_ref = reference.backward(dy)
+    y = module.forward(xps.asarray(x, device=device), xps.asarray(key_mask, device=device))
+    dx = module.backward(xps.asarray(dy, device=device))
+    for got, ref, what in ((y, y_ref, "y"), (dx, dx_ref, "dx"), (module.weights, reference.weights, "weights")):
+        assert_same_place(got, device, dtype, what)
+        assert_close_normwise(got, ref, dtype, what)
+    _compare_params_and_grads(reference, module, dtype, device, "attention")
+
+
+def _model_batch(rng, vocab_size, image_size, channels, dtype):
+    tokens = rng.integers(1, vocab_size, size=(3, 5))
+    tokens[:, -2:] = 0  # padding
+    tokens[2, 1:] = 0  # a caption that is one token and padding
+    images = rng.random((3, image_size, image_size, channels)).astype(dtype)
+    labels = np.array([1.0, 0.0, 1.0], dtype=dtype)
+    return tokens, images, labels
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("dtype, device", PLACES)
+def test_gemini_model_training_step_on_array_api_strict(dtype, device, optimizer):
+    """Forward, BCE loss, backward and one optimizer update of the whole model, created
+    directly on the device; every array stays there, in the model's dtype, and equals NumPy."""
+    from gemini_np.model import GeminiModel
+    from gemini_np.optim import SGD, Adam
+
+    config = dict(vocab_size=11, image_size=4, patch_size=2, channels=3, d_model=8, n_heads=2, d_ff=16, seed=7)
+    make_optimizer = {"sgd": lambda: SGD(lr=0.1, momentum=0.9), "adam": lambda: Adam(lr=1e-2)}[optimizer]
+    tokens, images, labels = _model_batch(np.random.default_rng(8), 11, 4, 3, dtype)
+    reference, model = _build(lambda dt: GeminiModel(**config, dtype=dt), dtype, device)
+
+    def step(m, put):
+        logits = m.forward(put(tokens), put(images))
+        loss, cache = F.bce_with_logits_forward(logits, put(labels))
+        dimages = m.backward(F.bce_with_logits_backward(1.0, cache))
+        make_optimizer().step(m.params, m.grads)
+        return logits, loss, dimages
+
+    results_ref = step(reference, lambda a: a)
+    results = step(model, lambda a: xps.asarray(a, device=device))
+    for got, ref, what in zip(results, results_ref, ("logits", "loss", "d images")):
+        assert_same_place(got, device, dtype, what)
+        assert_close_normwise(got, ref, dtype, what)
+    _compare_params_and_grads(reference, model, dtype, device, "model")
+    for name, p in model.params.items():  # after the update
+        assert_same_place(p, device, dtype, f"updated {name}")
+        assert_close_normwise(p, reference.params[name], dtype, f"updated {name}")
+    for kind, maps in model.attention_maps.items():
+        for w in maps:
+            assert_same_place(w, device, dtype, f"{kind} attention map")
+
+
+def test_training_loop_on_device1_matches_numpy():
+    """gemini_np.train end to end (batching with take, loss logging, evaluation) on device1."""
+    from gemini_np.train import TrainConfig, train
+
+    config = TrainConfig(samples=48, epochs=1, batch_size=16, d_model=8, n_heads=2, d_ff=16, dtype="float32")
+    reference = train(config, progress=False)
+    with use_backend(xps, device=DEVICE1):
+        result = train(config, progress=False)
+    for name, p in result.model.params.items():
+        assert_same_place(p, DEVICE1, np.float32, f"trained {name}")
+        assert_close_normwise(p, to_numpy(reference.model.params[name]), np.float32, f"trained {name}")
+    assert result.metrics["test_accuracy"] == reference.metrics["test_accuracy"]

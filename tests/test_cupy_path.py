@@ -77,3 +77,56 @@ def test_the_stand_in_behaves_like_cupy_where_it_matters(cupy):
         assert get_backend() is cupy
         assert isinstance(from_numpy(np.arange(3)), cupy.ndarray)
 
+
+# --------------------------------------------------------------------------- the model and the training loop
+
+
+def test_model_training_step_on_the_cupy_path(cupy):
+    """The whole model created with use_backend("cupy"), one forward/backward/Adam step: every
+    parameter, gradient and output a CuPy array, and the numbers equal to the NumPy run."""
+    from gemini_np.functional import bce_with_logits_backward, bce_with_logits_forward
+    from gemini_np.model import GeminiModel
+    from gemini_np.optim import Adam
+
+    config = dict(vocab_size=11, image_size=4, patch_size=2, channels=3, d_model=8, n_heads=2, d_ff=16, seed=2)
+    rng = np.random.default_rng(9)
+    tokens = rng.integers(0, 11, size=(3, 5))
+    tokens[:, 0] = 1
+    images = rng.random((3, 4, 4, 3)).astype(np.float32)
+    labels = np.array([1.0, 0.0, 1.0], np.float32)
+
+    def step(put):
+        model = GeminiModel(**config, dtype="float32")
+        logits = model.forward(put(tokens), put(images))
+        loss, cache = bce_with_logits_forward(logits, put(labels))
+        model.backward(bce_with_logits_backward(1.0, cache))
+        grads = dict(model.grads)
+        Adam(lr=1e-2, clip_norm=1.0).step(model.params, model.grads)
+        return logits, loss, grads, model.params
+
+    ref = step(lambda a: a)
+    with use_backend("cupy"):
+        got = step(cupy.asarray)
+    for name, g, r in (("logits", got[0], ref[0]), ("loss", got[1], ref[1])):
+        _check_on_cupy(cupy, g, np.float32, name)
+        assert_close_normwise(to_numpy(g), r, np.float32, name)
+    for kind, got_dict, ref_dict in (("grad", got[2], ref[2]), ("updated param", got[3], ref[3])):
+        assert set(got_dict) == set(ref_dict)
+        for name in ref_dict:
+            _check_on_cupy(cupy, got_dict[name], np.float32, f"{kind} {name}")
+            assert_close_normwise(to_numpy(got_dict[name]), ref_dict[name], np.float32, f"{kind} {name}")
+
+
+def test_training_loop_on_the_cupy_path_matches_numpy(cupy):
+    from gemini_np.train import TrainConfig, train
+
+    config = TrainConfig(samples=48, epochs=2, batch_size=16, d_model=8, n_heads=2, d_ff=16, dtype="float32")
+    reference = train(config, progress=False)
+    with use_backend("cupy"):
+        result = train(config, progress=False)
+        assert result.metrics["backend"] == "cupy"
+    assert all(isinstance(p, cupy.ndarray) for p in result.model.params.values())
+    for key in ("test_accuracy", "train_accuracy"):
+        assert result.metrics[key] == reference.metrics[key]
+    for key in ("test_loss", "train_loss"):
+        assert abs(result.metrics[key] - reference.metrics[key]) <= RTOL[np.float32] * abs(reference.metrics[key])
