@@ -507,3 +507,27 @@ def test_training_loop_on_device1_matches_numpy():
         assert_same_place(p, DEVICE1, np.float32, f"trained {name}")
         assert_close_normwise(p, to_numpy(reference.model.params[name]), np.float32, f"trained {name}")
     assert result.metrics["test_accuracy"] == reference.metrics["test_accuracy"]
+
+
+def test_checkpoint_is_host_numpy_and_loads_onto_device1(tmp_path):
+    """save_checkpoint converts explicitly to host NumPy (a device1 array would refuse a hidden
+    conversion); load_checkpoint puts every parameter on the current backend and device."""
+    from gemini_np.checkpoint import load_checkpoint, save_checkpoint
+    from gemini_np.model import GeminiModel
+
+    config = dict(vocab_size=11, image_size=4, patch_size=2, channels=3, d_model=8, n_heads=2, d_ff=16, seed=4)
+    with use_backend(xps, device=DEVICE1):
+        model = GeminiModel(**config)
+    path = save_checkpoint(tmp_path / "m.npz", model)
+    with np.load(path, allow_pickle=False) as stored:
+        assert all(type(stored[k]) is np.ndarray for k in stored.files)
+    with use_backend(xps, device=DEVICE1):
+        loaded, info = load_checkpoint(path)
+    assert info["model"]["seed"] == 4
+    tokens, images, _ = _model_batch(np.random.default_rng(6), 11, 4, 3, np.float64)
+    for name, p in loaded.params.items():
+        assert_same_place(p, DEVICE1, np.float64, f"loaded {name}")
+    host_model, _ = load_checkpoint(path)
+    logits = loaded.forward(xps.asarray(tokens, device=DEVICE1), xps.asarray(images, device=DEVICE1))
+    assert_same_place(logits, DEVICE1, np.float64, "logits")
+    assert_close_normwise(logits, host_model.forward(tokens, images), np.float64, "logits")

@@ -130,3 +130,67 @@ def test_training_loop_on_the_cupy_path_matches_numpy(cupy):
         assert result.metrics[key] == reference.metrics[key]
     for key in ("test_loss", "train_loss"):
         assert abs(result.metrics[key] - reference.metrics[key]) <= RTOL[np.float32] * abs(reference.metrics[key])
+
+
+# --------------------------------------------------------------------------- the command line and checkpoints
+
+
+@pytest.fixture
+def restore_backend():
+    """The CLI's --backend sets the process-wide backend: put it back afterwards."""
+    from gemini_np import backend
+
+    saved = (backend._current, backend._device)
+    yield
+    backend._current, backend._device = saved
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_cli_backend_cupy_without_cupy_is_one_line_and_nonzero(monkeypatch, capsys, restore_backend, how):
+    from gemini_np.__main__ import main
+
+    monkeypatch.setitem(__import__("sys").modules, "cupy", None)  # `import cupy` fails, installed or not
+    argv = ["train", "--samples", "8", "--epochs", "1", "--quiet"]
+    if how == "flag":
+        argv += ["--backend", "cupy"]
+    else:
+        monkeypatch.setenv("GEMINI_NP_BACKEND", "cupy")
+    status = main(argv)
+    captured = capsys.readouterr()
+    assert status != 0
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("error:") and "pip install cupy-cuda12x" in lines[0]
+    assert "test accuracy" not in captured.out  # nothing was trained
+
+
+def test_cli_trains_on_cupy_and_its_checkpoint_is_host_numpy_for_either_backend(cupy, tmp_path, capsys, restore_backend):
+    """train --backend cupy (the stand-in), save; the file holds plain NumPy arrays; evaluate loads it
+    on NumPy and on CuPy and reproduces the reported test accuracy on both."""
+    import json
+
+    from gemini_np.__main__ import main
+    from gemini_np.checkpoint import load_checkpoint
+
+    ckpt, metrics_path = tmp_path / "model.npz", tmp_path / "metrics.json"
+    argv = ["train", "--samples", "40", "--epochs", "1", "--batch-size", "20", "--quiet", "--dtype", "float32",
+            "--backend", "cupy", "--save", str(ckpt), "--json", str(metrics_path)]
+    assert main(argv) == 0
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    assert metrics["backend"] == "cupy"
+
+    with np.load(ckpt, allow_pickle=False) as stored:  # no pickles, no CuPy objects: host arrays only
+        params = {k: stored[k] for k in stored.files if k != "__config__"}
+    assert params and all(type(v) is np.ndarray and v.dtype == np.float32 for v in params.values())
+
+    for name in ("numpy", "cupy"):
+        with use_backend(name):
+            model, _ = load_checkpoint(ckpt)
+        assert all(isinstance(p, cupy.ndarray) == (name == "cupy") for p in model.params.values())
+        for key, value in model.params.items():
+            np.testing.assert_array_equal(to_numpy(value), params[key])
+        out_json = tmp_path / f"eval_{name}.json"
+        capsys.readouterr()
+        assert main(["evaluate", str(ckpt), "--backend", name, "--json", str(out_json)]) == 0
+        evaluated = json.loads(out_json.read_text(encoding="utf-8"))
+        assert evaluated["test_accuracy"] == metrics["test_accuracy"]
