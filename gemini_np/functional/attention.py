@@ -25,7 +25,7 @@ The two products with a transposed n_q × n_k matrix, Pᵀ dO and dSᵀ Q, are f
 up to twice as fast when the large operand is not the transposed one.
 
 ``block_size=b`` switches to the memory-efficient path (:mod:`.blocked`): an online
-softmax over blocks of b keys that never holds the n_q × n_k matrix.
+softmax over blocks of b queries × b keys that never holds the n_q × n_k matrix.
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class AttentionCache(NamedTuple):
     weights: Any  # P, (..., n_q, n_k); None on the blocked path
     out: Any  # O, (..., n_q, d_v)
     lse: Any = None  # blocked path: log Σ_j exp(S_ij) per query row, (..., n_q, 1)
-    block_size: Any = None  # blocked path: keys per block; None on the plain path
+    block_size: Any = None  # blocked path: queries and keys per block; None on the plain path
 
 
 def attention_forward(q, k, v, mask=None, scale=None, block_size=None):
@@ -69,7 +69,7 @@ def attention_forward(q, k, v, mask=None, scale=None, block_size=None):
         A query whose keys are all masked out gets a zero output row.
     scale: logit scale, default 1/√d_k.
     block_size: None (default) for the plain path, or a positive int b: process
-        the keys b at a time with an online softmax, never holding an
+        queries and keys b at a time with an online softmax, never holding an
         n_q × n_k matrix (same result to rounding; see :mod:`.blocked`).
 
     Returns (out, cache): out (..., n_q, d_v) in the inputs' dtype;
@@ -126,7 +126,7 @@ def softmax_attention_backward(dout, weights, out, v):
     dout, out: (..., n_q, d_v); weights P: (..., n_q, n_k); v: (..., n_k, d_v).
     Returns (dS, dV). Each row of dS sums to zero (softmax is shift-invariant).
     """
-    xp = array_namespace(dout, weights)
+    array_namespace(dout, weights)  # one library for both (TypeError otherwise)
     dv = (dout.mT @ weights).mT  # dV = Pᵀ dO, formed as (dOᵀ P)ᵀ (module docstring)
     ds = dout @ v.mT  # dP = dO Vᵀ; this buffer becomes dS in the next two lines
     ds -= rowsum_product(dout, out)  # dP − rowsum(dO ∘ O)   [= rowsum(dP ∘ P), n_q·d_v work]

@@ -53,7 +53,7 @@ from .softmax import exp_inplace, rowsum_product
 
 
 def check_block_size(block_size):
-    """None, or a positive int (the number of keys per block)."""
+    """None, or a positive int (the number of queries and of keys per block)."""
     if block_size is None:
         return None
     if isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral):
