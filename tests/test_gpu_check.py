@@ -139,3 +139,21 @@ def test_bad_sizes_are_refused(gpu_check, capsys):
     with pytest.raises(SystemExit):
         gpu_check.main(["--dry-run", "--sizes", "32x512"])
     assert "sizes must look like" in capsys.readouterr().err
+
+
+def _real_gpu_available() -> bool:
+    if "cupy" in sys.modules and sys.modules["cupy"] is None:
+        return False
+    from gemini_np.backend import BackendError, _load_cupy
+
+    try:
+        _load_cupy()
+    except BackendError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _real_gpu_available(), reason="needs CuPy and a GPU (CPU CI runs the dry run and the stand-in above)")
+def test_real_gpu_parity(gpu_check):
+    """On a machine with CuPy and a GPU, the real parity check (no timing) must pass."""
+    assert gpu_check.main(["--no-timing"]) == 0
