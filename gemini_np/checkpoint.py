@@ -108,7 +108,12 @@ def _read(path: Path):
         raise
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except ValueError as exc:
+        if "pickle" in str(exc):  # numpy offers to unpickle: never
+            raise CheckpointError(f"cannot read checkpoint {path}: not an archive of plain arrays "
+                                  f"(reading it would need unpickling, which gemini_np never does)") from None
+        raise CheckpointError(f"cannot read checkpoint {path} (truncated or corrupt?): {_one_line(exc)}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
         raise CheckpointError(f"cannot read checkpoint {path} (truncated or corrupt?): {_one_line(exc)}") from None
     if CONFIG_KEY not in arrays:
         raise CheckpointError(f"{path} has no {CONFIG_KEY} entry: not a gemini_np checkpoint")

@@ -273,7 +273,7 @@ def cmd_gradcheck(args) -> int:
 # ----------------------------------------------------------------------------- demo
 
 
-DEMO_CONFIG = dict(samples=400, epochs=6, dtype="float32")
+DEMO_CONFIG = dict(samples=600, epochs=8, dtype="float32")
 
 
 def demo_training(plots_dir) -> bool:

@@ -287,8 +287,8 @@ def evaluate_model_on_split(model: GeminiModel, data_config: dict, batch_size: i
 def save_plots(result: TrainResult, directory, n_examples: int = 4) -> list:
     """Write the run's figures as PNG files into ``directory``; returns their paths.
 
-    loss.png       training loss of every batch, and the test loss after each epoch
-    accuracy.png   train (running, per epoch) and test accuracy after each epoch
+    curves.png     left: the training loss of every batch and the test loss after
+                   each epoch; right: train (running) and test accuracy per epoch
     attention.png  for a few test pairs: the image, and the fusion attention of
                    each caption token over the image patches (mean over heads)
 
@@ -300,29 +300,19 @@ def save_plots(result: TrainResult, directory, n_examples: int = 4) -> list:
     from . import viz
 
     directory = Path(directory)
-    paths = []
-
-    fig, ax = viz.subplots(figsize=(5.0, 3.0))
+    fig, (ax_loss, ax_acc) = viz.subplots(1, 2, figsize=(9.0, 3.2))
     steps_per_epoch = len(result.step_losses) / max(1, len(result.history))
-    ax.plot([(i + 1) / steps_per_epoch for i in range(len(result.step_losses))], result.step_losses,
-            linewidth=0.8, label="train loss (each batch)")
-    ax.plot([h["epoch"] for h in result.history], [h["test_loss"] for h in result.history], "o-",
-            label="test loss (end of epoch)")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("binary cross-entropy")
-    ax.legend()
-    paths.append(viz.save_figure(fig, directory / "loss.png"))
-    plt.close(fig)
-
-    fig, ax = viz.subplots(figsize=(5.0, 3.0))
     epochs = [h["epoch"] for h in result.history]
-    ax.plot(epochs, [h["train_accuracy"] for h in result.history], "o-", label="train (running)")
-    ax.plot(epochs, [h["test_accuracy"] for h in result.history], "s-", label="test")
-    ax.set_ylim(0.0, 1.05)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy")
-    ax.legend()
-    paths.append(viz.save_figure(fig, directory / "accuracy.png"))
+    ax_loss.plot([(i + 1) / steps_per_epoch for i in range(len(result.step_losses))], result.step_losses,
+                 linewidth=0.8, label="train (each batch)")
+    ax_loss.plot(epochs, [h["test_loss"] for h in result.history], "o-", label="test (end of epoch)")
+    ax_loss.set(xlabel="epoch", ylabel="binary cross-entropy", title="loss")
+    ax_loss.legend()
+    ax_acc.plot(epochs, [h["train_accuracy"] for h in result.history], "o-", label="train (running)")
+    ax_acc.plot(epochs, [h["test_accuracy"] for h in result.history], "s-", label="test")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0.0, 1.05), title="accuracy")
+    ax_acc.legend()
+    paths = [viz.save_figure(fig, directory / "curves.png")]
     plt.close(fig)
 
     fig = attention_figure(result.model, result.test_set, n_examples, result.config.ablate)
@@ -352,7 +342,7 @@ def attention_figure(model: GeminiModel, data: MatchingDataset, n_examples: int 
         axes[0, j].set_yticks([])
         axes[0, j].set_title(f"model: {verdict} (p={1 / (1 + numpy.exp(-logits[j])):.2f})\nlabel: {truth}", fontsize=8)
         text_to_image = weights[j, : len(words), n:]  # caption tokens -> patches
-        patch_labels = [f"p{k}" for k in range(text_to_image.shape[1])]
+        patch_labels = [str(k) for k in range(text_to_image.shape[1])]
         viz.attention_heatmap(text_to_image, words, patch_labels, ax=axes[1, j], colorbar=False, annotate=False,
                               xlabel="image patch (row-major)", ylabel="caption token")
     return fig
