@@ -34,6 +34,9 @@ def linear_backward(dy, cache):
     dx = dy @ w.mT  # dx = dy Wᵀ
     x2 = xp.reshape(x, (-1, w.shape[0]))  # every leading dim is one more example
     dy2 = xp.reshape(dy, (-1, w.shape[1]))
-    dw = x2.mT @ dy2  # dW = xᵀ dy, summed over examples
+    # dW = xᵀ dy, summed over examples; formed as (dyᵀ x)ᵀ because OpenBLAS's threaded
+    # float64 xᵀ·dy with a long inner dimension (N = 8192 pixels) can be 100x slower
+    # on a busy machine (measured 258 ms vs 0.7 ms for 8192×32 operands).
+    dw = (dy2.mT @ x2).mT
     db = xp.sum(dy2, axis=0) if has_bias else None  # db = Σ dy
     return dx, dw, db
