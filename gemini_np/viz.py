@@ -383,6 +383,7 @@ def patch_overlay(
     cmap: str = "magma",
     colorbar: bool = True,
     mark=None,
+    vmax: float | None = None,
 ):
     """Draw weights over a picture.
 
@@ -392,6 +393,8 @@ def patch_overlay(
         cell is stretched over its block of pixels.
     patch_size: draw the patch grid every ``patch_size`` pixels.
     mark: optional (row, col) pixel to circle (the query).
+    vmax: top of the colour scale (default: the map's maximum); give several
+        panels the same vmax to compare them.
     Returns the Figure.
     """
     img = np.asarray(to_numpy(image), dtype=np.float64)
@@ -406,7 +409,7 @@ def patch_overlay(
         fig, ax = subplots(figsize=(3.4, 2.9))
     fig = ax.figure
     ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
-    overlay = ax.imshow(big, cmap=cmap, alpha=alpha, interpolation="nearest", vmin=0.0)
+    overlay = ax.imshow(big, cmap=cmap, alpha=alpha, interpolation="nearest", vmin=0.0, vmax=vmax)
     if patch_size:
         for x in range(0, W + 1, patch_size):
             ax.axvline(x - 0.5, color="white", linewidth=0.6)

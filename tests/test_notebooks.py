@@ -249,6 +249,30 @@ def check_04(nb):
     assert "rows still sum to 1: True" in text
 
 
+def check_05(nb):
+    from gemini_np import data
+    from gemini_np.train import TrainConfig
+
+    text = text_of(nb)
+    config = TrainConfig()
+    n_test = math.ceil(config.test_fraction * config.samples)
+    assert f"pairs: {config.samples - n_test} train + {n_test} test" in text
+    combos = len(data.COLORS) * len(data.SHAPES) * len(data.POSITIONS)
+    assert f"captions seen as often in positive as in negative pairs: {combos} of {combos}" in text
+    assert f"images seen as often in positive as in negative pairs: {config.samples // 2} of {config.samples // 2}" in text
+    match = re.search(r"test accuracy: ([0-9.]+) \((\d+) of (\d+) test pairs\)", text)
+    accuracy, correct, total = float(match.group(1)), int(match.group(2)), int(match.group(3))
+    assert total == n_test and abs(accuracy - correct / total) < 1e-9
+    last_epoch = re.findall(rf"^\s*{config.epochs}\s+[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+([0-9.]+)$", text, re.M)
+    assert last_epoch and abs(float(last_epoch[0]) - accuracy) < 1e-3, "the table's last epoch is the reported accuracy"
+    # the notebook's claim: the fusion works, one modality alone stays at chance
+    only_image = float(re.search(r"image only \(no text\)\s+3\s+([0-9.]+)", text).group(1))
+    only_text = float(re.search(r"text only \(no image\)\s+3\s+([0-9.]+)", text).group(1))
+    assert only_image <= 0.6 and only_text <= 0.6
+    assert accuracy >= max(only_image, only_text) + 0.3
+    assert "TypeError: cannot unpack non-iterable ellipsis object" in text
+
+
 def check_06(nb):
     text, prose = text_of(nb), markdown_of(nb)
     for number in range(1, 7):
