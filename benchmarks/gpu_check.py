@@ -237,7 +237,9 @@ def op_cases(rng, small: bool) -> dict:
         )
 
     cases = {
-        "softmax": Case(lambda x: (y := F.softmax(x), y), lambda dy, y: F.softmax_backward(dy, y), {"x": r((b, n, m)) * 20}),
+        # logits of a few units: float32's error in exp(x) grows like |x|·u, so huge logits would test
+        # float32 itself, not the GPU (their stability is checked in tests/test_softmax.py)
+        "softmax": Case(lambda x: (y := F.softmax(x), y), lambda dy, y: F.softmax_backward(dy, y), {"x": r((b, n, m)) * 4}),
         "attention": attention(),
         "attention, bool mask": attention(_bool_mask(rng, (n, m))),
         "attention, float mask": attention(_float_mask(rng, (b, n, m)), scale=0.2),
