@@ -75,14 +75,6 @@ def executed(number: str, font: bool = True):
 
 #: Notebooks that draw Chinese labels (tick labels, titles) through gemini_np.viz.
 CHINESE_LABELS = {"01", "02", "04", "05"}
-#: Too long to run twice in the default suite (it trains the model three times); its font-less
-#: run is in the slow suite. Its Chinese goes through the same viz functions as the others'.
-NO_FONT_RUN_IS_SLOW = {"05"}
-
-
-def no_font_params():
-    return [pytest.param(n, marks=pytest.mark.slow) if n in NO_FONT_RUN_IS_SLOW else n
-            for n in notebook_ids() if n in CHINESE_LABELS]
 
 
 # ---------------------------------------------------------------- the committed notebooks
@@ -158,7 +150,7 @@ def test_notebook_runs_top_to_bottom(number):
         check(nb)
 
 
-@pytest.mark.parametrize("number", no_font_params())
+@pytest.mark.parametrize("number", [n for n in notebook_ids() if n in CHINESE_LABELS])
 def test_notebook_runs_without_a_cjk_font(number):
     nb = executed(number, font=False)
     text = text_of(nb)
