@@ -44,6 +44,8 @@ def add_commands(commands) -> None:
     train.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz) here")
     train.add_argument("--json", metavar="PATH", help="write the metrics as JSON here")
     train.add_argument("--plots", metavar="DIR", help="write loss/accuracy curves and attention heatmaps (PNG) here")
+    train.add_argument("--threads", type=int, default=1,
+                       help="BLAS threads during training (default 1: faster for this small model; 0 = NumPy's default)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_backend_option(train)
     train.set_defaults(run=cmd_train)
@@ -115,7 +117,9 @@ def cmd_train(args) -> int:
         config = TrainConfig(samples=args.samples, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                              optimizer=args.optimizer, seed=args.seed, data_seed=args.data_seed,
                              ablate=args.ablate, language=args.language, dtype=args.dtype)
-        result = train(config, progress=not args.quiet)
+        if args.threads < 0:
+            raise ValueError(f"--threads must be 0 (NumPy's default) or a positive count, got {args.threads}")
+        result = train(config, progress=not args.quiet, threads=args.threads or None)
     except (TypeError, ValueError) as exc:
         return _error(exc)
     return report_run(result, args.save, args.json, args.plots)

@@ -103,7 +103,7 @@ def test_progress_bar_reports_epoch_loss_and_accuracy():
     train(TrainConfig(**SMALL), progress=True, stream=stream)
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2  # not a terminal: one finished line per epoch
-    assert re.fullmatch(r"epoch  1/2 \[#+\] 6/6 loss \d\.\d{3} acc \d\.\d{3} test_acc \d\.\d{3}", lines[0])
+    assert re.fullmatch(r"epoch  1/2 \[#+\] 5/5 loss \d\.\d{3} acc \d\.\d{3} test_acc \d\.\d{3}", lines[0])
     bar = ProgressBar(4, "x", stream=io.StringIO(), enabled=False)
     bar.update(1, loss=0.5)
     bar.close()

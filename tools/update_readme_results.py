@@ -45,7 +45,7 @@ def results_block(results: list, config) -> str:
         f"*{m['samples']} pairs, {m['test_pairs']} held out; {m['epochs']} epochs of batches of {m['batch_size']}; "
         f"{m['optimizer']} with peak learning rate {config.lr:g} ({config.warmup} warm-up steps, cosine decay); "
         f"{m['parameters']:,} parameters, {m['dtype']}, {m['backend']}. Training time: the training loop "
-        f"including the test evaluation after each epoch, on {os.cpu_count()} CPU cores "
+        f"including the test evaluation after each epoch, one BLAS thread, on {os.cpu_count()} CPU cores "
         f"({platform.machine()}, Python {platform.python_version()}), load average {load:.1f} when the "
         f"runs started. Written by `python tools/update_readme_results.py`.*",
     ]
