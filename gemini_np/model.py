@@ -208,7 +208,7 @@ class MatchingHead(Module):
 
     scale = 5.0
 
-    def __init__(self, d_model, rng=None, dtype="float64"):
+    def __init__(self, d_model, dtype="float64"):
         super().__init__(dtype)
         self.ln = self.add_module("ln", LayerNorm(d_model, dtype=dtype))
         self.bilinear = self.add_module("bilinear", Linear(d_model, d_model, bias=False, std=0.0, dtype=dtype))
@@ -271,7 +271,7 @@ class GeminiModel(Module):
         self.image = self.add_module("image", ImageEncoder(image_size, patch_size, channels, d_model, n_heads, d_ff,
                                                            image_layers, patch_layers, rng, dtype))
         self.fusion = self.add_module("fusion", FusionLayer(d_model, n_heads, d_ff, fusion_layers, rng, dtype))
-        self.head = self.add_module("head", MatchingHead(d_model, rng, dtype))
+        self.head = self.add_module("head", MatchingHead(d_model, dtype))
 
     @classmethod
     def from_config(cls, config: dict) -> "GeminiModel":

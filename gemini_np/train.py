@@ -73,7 +73,8 @@ class TrainConfig:
 
     def data_config(self) -> dict:
         """What is needed to rebuild exactly the same train/test split."""
-        return {k: getattr(self, k) for k in ("samples", "data_seed", "test_fraction", "split_seed", "language", "jitter", "noise", "ablate")}
+        keys = ("samples", "data_seed", "test_fraction", "split_seed", "language", "jitter", "noise", "ablate")
+        return {k: getattr(self, k) for k in keys}
 
 
 @dataclasses.dataclass
