@@ -124,6 +124,12 @@ def check_dout(dout, out, name: str = "dout"):
     return dout
 
 
+def check_has_keys(k, name: str = "k") -> None:
+    """Attention needs at least one key: softmax over zero keys is undefined."""
+    if k.shape[-2] == 0:
+        raise ValueError(f"attention needs at least one key, but {name} has shape {tuple(k.shape)} (n_k = 0)")
+
+
 def check_axis(axis, ndim: int) -> int:
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"axis must be an int, got {type(axis).__name__}")

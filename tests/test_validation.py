@@ -330,3 +330,29 @@ def _flatten(obj):
             yield from _flatten(item)
     else:
         yield obj
+
+
+# --- edge cases found in review: empty key axis, padding id outside the table ---------------
+
+
+def test_attention_with_no_keys_names_the_shape():
+    q = np.zeros((2, 3, 4))
+    k = np.zeros((2, 0, 4))
+    v = np.zeros((2, 0, 5))
+    with pytest.raises(ValueError, match=r"at least one key.*\(2, 0, 4\)"):
+        gnp.attention_forward(q, k, v)
+    with pytest.raises(ValueError, match=r"at least one key.*k_text"):
+        gnp.fusion_attention_forward(q, k, q, k, v)
+
+
+def test_softmax_over_an_empty_axis_names_the_shape():
+    with pytest.raises(ValueError, match=r"empty axis.*\(3, 0\)"):
+        gnp.softmax(np.zeros((3, 0)))
+
+
+@pytest.mark.parametrize("padding_id", [-1, 5, 99])
+def test_embedding_padding_id_outside_the_table(padding_id):
+    from gemini_np.functional import embedding_forward
+
+    with pytest.raises(ValueError, match=rf"padding_id must lie in \[0, 5\).*{padding_id}"):
+        embedding_forward(np.array([[1, 2]]), np.zeros((5, 3)), padding_id=padding_id)

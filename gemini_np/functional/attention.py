@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 from .._checks import (
     check_dout,
+    check_has_keys,
     check_float_array,
     check_mask,
     check_same_batch,
@@ -149,6 +150,7 @@ def _check_inputs(q, k, v, mask, scale):
             f"k and v must have the same number of keys n_k (second-to-last dim): "
             f"k {tuple(k.shape)}, v {tuple(v.shape)}"
         )
+    check_has_keys(k)
     check_same_batch(q=q, k=k, v=v)
     logits_shape = tuple(q.shape[:-1]) + (k.shape[-2],)
     mask = check_mask(mask, logits_shape, like=q)

@@ -24,6 +24,8 @@ def embedding_forward(ids, table, padding_id=0):
         raise TypeError(f"padding_id must be an int or None, got {padding_id!r}")
     xp = array_namespace(ids, table)
     vocab, d = table.shape
+    if padding_id is not None and not 0 <= padding_id < vocab:
+        raise ValueError(f"padding_id must lie in [0, {vocab}) for a table of {vocab} rows, got {padding_id}")
     # A deliberate, explicit device -> host read of two scalars: CuPy's take() silently
     # wraps out-of-range ids around instead of raising, so the check must happen here.
     if ids.size and (int(xp.min(ids)) < 0 or int(xp.max(ids)) >= vocab):

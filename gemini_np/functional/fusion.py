@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 from .._checks import (
     check_dout,
+    check_has_keys,
     check_float_array,
     check_mask,
     check_same_batch,
@@ -106,6 +107,7 @@ def _check_inputs(q_text, k_text, q_image, k_image, v, mask, scale):
         )
     if k_text.shape[-2] != v.shape[-2]:
         raise ValueError(f"k_text {tuple(k_text.shape)} and v {tuple(v.shape)} must have the same number of keys n_k")
+    check_has_keys(k_text, "k_text")
     check_same_batch(**arrays)
     mask = check_mask(mask, text_logits, like=v)
     return mask, check_scale(scale, q_text.shape[-1])

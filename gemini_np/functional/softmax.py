@@ -20,6 +20,8 @@ def softmax(x, axis=-1):
     """
     check_float_array(x, "x", min_ndim=1)
     axis = check_axis(axis, x.ndim)
+    if x.shape[axis] == 0:
+        raise ValueError(f"softmax over an empty axis is undefined: x has shape {tuple(x.shape)}, axis {axis}")
     return _softmax(x, axis)
 
 
