@@ -243,19 +243,6 @@ def model_gradcheck_rows(seed: int = 0, max_entries: int | None = 16) -> list:
     return rows
 
 
-def grouped_linear_row(seed: int = 0) -> dict:
-    """The op table row of ``grouped_linear`` (the image encoder's per-pixel embedding)."""
-    from .functional.grouped_linear import grouped_linear_backward, grouped_linear_forward
-    from .gradcheck import OP_BOUND, check_gradients
-
-    rng = numpy.random.default_rng(seed)
-    inputs = {"x": rng.standard_normal((2, 3, 4, 5)), "w": rng.standard_normal((4, 5, 3)), "b": rng.standard_normal(3)}
-    errors = check_gradients(grouped_linear_forward, grouped_linear_backward, inputs, seed=seed)
-    worst = max(errors, key=errors.get)
-    return {"op": "grouped linear", "worst": worst, "error": errors[worst], "bound": OP_BOUND,
-            "ok": errors[worst] < OP_BOUND}
-
-
 def cmd_gradcheck(args) -> int:
     from .gradcheck import format_table, op_gradcheck_table
 
@@ -263,7 +250,7 @@ def cmd_gradcheck(args) -> int:
         return _error(f"--entries must be a positive int, got {args.entries}")
     print("Worst relative error of every backward pass against central differences")
     print("(float64, random upstream gradient; bound 1e-7 for one op, 1e-5 for the model)\n")
-    rows = op_gradcheck_table(seed=args.seed) + [grouped_linear_row(args.seed)]
+    rows = op_gradcheck_table(seed=args.seed)
     rows += model_gradcheck_rows(seed=args.seed, max_entries=args.entries)
     print(format_table(rows))
     failed = [r["op"] for r in rows if not r["ok"]]

@@ -125,6 +125,11 @@ def op_gradcheck_table(seed: int = 0) -> list[dict]:
         ("masked mean", F.masked_mean_forward, F.masked_mean_backward, {"x": randn(2, 4, 3)}, {"mask": ids > 0}),
         ("sigmoid + BCE", F.bce_with_logits_forward, F.bce_with_logits_backward,
          {"logits": randn(6)}, {"labels": (randn(6) > 0).astype(float)}),
+        # added later; kept last so that the inputs drawn for the rows above stay the same
+        ("attention (blocked, b=3)", F.attention_forward, F.attention_backward,
+         {"q": randn(2, 4, 3), "k": randn(2, 4, 3), "v": randn(2, 4, 2)}, {"mask": causal, "block_size": 3}),
+        ("grouped linear", F.grouped_linear_forward, F.grouped_linear_backward,
+         {"x": randn(2, 3, 4, 5), "w": randn(4, 5, 3), "b": randn(3)}, {}),
     ]
     rows = []
     for name, fwd, bwd, inputs, static in cases:

@@ -117,11 +117,11 @@ def test_bad_option_values_are_one_line_errors(capsys):
 def test_gradcheck_passes_and_lists_every_op_and_the_model(capsys):
     assert main(["gradcheck", "--entries", "2"]) == 0
     out = capsys.readouterr().out
-    for row in ("softmax", "attention", "fusion attention", "patch attention", "linear", "layer norm", "embedding",
-                "grouped linear", "model: text encoder", "model: image encoder", "model: fusion layer",
+    for row in ("softmax", "attention", "attention (blocked", "fusion attention", "patch attention", "linear",
+                "layer norm", "embedding", "grouped linear", "model: text encoder", "model: image encoder", "model: fusion layer",
                 "model: matching head", "model: d images", "whole model (61 tensors)"):
         assert row in out
-    assert "FAIL" not in out and "all 18 checks pass" in out
+    assert "FAIL" not in out and "all 19 checks pass" in out
 
 
 def test_demo_ends_with_a_training_run_and_its_figures(tmp_path, capsys, monkeypatch):

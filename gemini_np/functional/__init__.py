@@ -4,6 +4,7 @@ from .activations import gelu_backward, gelu_forward, relu_backward, relu_forwar
 from .attention import AttentionCache, attention_backward, attention_forward
 from .embedding import embedding_backward, embedding_forward
 from .fusion import FusionCache, fusion_attention_backward, fusion_attention_forward
+from .grouped_linear import grouped_linear_backward, grouped_linear_forward
 from .layernorm import layer_norm_backward, layer_norm_forward
 from .linear import linear_backward, linear_forward
 from .losses import bce_with_logits_backward, bce_with_logits_forward, sigmoid
@@ -31,6 +32,8 @@ __all__ = [
     "fusion_attention_forward",
     "gelu_backward",
     "gelu_forward",
+    "grouped_linear_backward",
+    "grouped_linear_forward",
     "layer_norm_backward",
     "layer_norm_forward",
     "linear_backward",
