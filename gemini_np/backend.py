@@ -142,8 +142,8 @@ def set_backend(name, device=None) -> types.ModuleType:
     module = _module(name)
     if device is not None and (module is numpy or _is_cupy_module(module)):
         raise ValueError(
-            f"device= is only for array-API test namespaces; NumPy has one device, and CuPy uses "
-            f"the current GPU (select it with `with cupy.cuda.Device(i): ...`)"
+            "device= is only for array-API test namespaces; NumPy has one device, and CuPy uses "
+            "the current GPU (select it with `with cupy.cuda.Device(i): ...`)"
         )
     _current, _device = module, device
     return _current

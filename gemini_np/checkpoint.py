@@ -18,13 +18,12 @@ checkpoint, another version, parameters that do not fit the config) raises
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy
 
+from ._atomic import atomic_open
 from .backend import from_numpy, to_numpy
 from .model import GeminiModel
 
@@ -47,19 +46,8 @@ def save_checkpoint(path, model: GeminiModel, extra: dict | None = None) -> Path
     info = {"format": FORMAT, "version": VERSION, "model": model.config, **(extra or {})}
     arrays = {name: numpy.asarray(to_numpy(p)) for name, p in model.params.items()}
     arrays[CONFIG_KEY] = numpy.array(json.dumps(info, ensure_ascii=False))  # a unicode array: no pickle needed
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            numpy.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)  # atomic on POSIX and Windows
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:  # an interrupted save leaves the previous checkpoint intact
+        numpy.savez(f, **arrays)
     return path
 
 
@@ -130,8 +118,3 @@ def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:200]
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -7,15 +7,15 @@ exit status 2, without a traceback.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy
+
+from ._atomic import atomic_open
 
 EXIT_ERROR = 2
 
@@ -87,21 +87,9 @@ def _select_backend(name) -> bool:
 
 def write_json(path, data) -> Path:
     """Write ``data`` as indented UTF-8 JSON, atomically (temporary file, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+        f.write("\n")
     return path
 
 

@@ -29,13 +29,13 @@ return the matplotlib Figure; they never call ``plt.show()``.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from ._atomic import atomic_open
 from .backend import to_numpy
 
 __all__ = [
@@ -481,21 +481,7 @@ def worked_example_figure():
 def save_figure(fig, path) -> Path:
     """Save ``fig`` as a PNG at :data:`DPI`, atomically (temp file, then os.replace)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=DPI, format="png", bbox_inches="tight", metadata={"Software": None})
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; give it the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, dpi=DPI, format="png", bbox_inches="tight", metadata={"Software": None})
     return path
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

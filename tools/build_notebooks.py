@@ -26,11 +26,12 @@ import base64
 import os
 import struct
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import nbformat
+
+from gemini_np._atomic import atomic_open
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "tutorials"
@@ -180,18 +181,8 @@ def write_atomic(nb: nbformat.NotebookNode, path: Path) -> None:
     path = Path(path)
     nbformat.validate(nb)
     text = nbformat.writes(nb) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes the file private; give it the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def notebook_path(source: Path) -> Path:

@@ -106,7 +106,7 @@ def softmax_backward(dy, y, axis=-1):
     check_float_array(y, "y", min_ndim=1)
     check_dout(dy, y, "dy")
     axis = check_axis(axis, y.ndim)
-    xp = array_namespace(dy, y)
+    array_namespace(dy, y)  # one library for both, else TypeError
     dx = dy - rowsum_product(dy, y, axis)  # a new array, so ...
     dx *= y  # ... y ∘ (dy − Σ dy ∘ y) can be formed in place
     return dx
