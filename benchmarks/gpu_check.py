@@ -256,6 +256,8 @@ def op_cases(rng, small: bool) -> dict:
         ),
         "patchify / unpatchify": Case(lambda x: (F.patchify(x, 2), None), lambda dy, _: F.unpatchify(dy, 2), {"x": r((2, 4, 6, 3))}),
         "linear": Case(F.linear_forward, F.linear_backward, {"x": r((b, n, d)), "w": r((d, 2 * d)), "b": r((2 * d,))}),
+        "grouped linear": Case(F.grouped_linear_forward, F.grouped_linear_backward,
+                               {"x": r((b, n, 4, d)), "w": r((4, d, 3)), "b": r((3,))}),
         "layer norm": Case(F.layer_norm_forward, F.layer_norm_backward, {"x": r((b, n, d)) * 3 + 1, "gamma": r((d,)), "beta": r((d,))}),
         "relu": Case(F.relu_forward, F.relu_backward, {"x": r((b, n, d))}),
         "gelu": Case(F.gelu_forward, F.gelu_backward, {"x": r((b, n, d)) * 3}),

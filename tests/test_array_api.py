@@ -218,6 +218,11 @@ def case_linear_no_bias(rng):
     return Case(lambda x, w: F.linear_forward(x, w), F.linear_backward, {"x": _randn(rng, 6, 4), "w": _randn(rng, 4, 2)})
 
 
+def case_grouped_linear(rng):
+    inputs = {"x": _randn(rng, 2, 3, 4, 5), "w": _randn(rng, 4, 5, 3), "b": _randn(rng, 3)}
+    return Case(F.grouped_linear_forward, F.grouped_linear_backward, inputs)
+
+
 def case_layer_norm(rng):
     return Case(
         F.layer_norm_forward,
