@@ -21,6 +21,8 @@ X = rng.standard_normal((2, 3, 4))
 W = rng.standard_normal((4, 5))
 B = rng.standard_normal(5)
 TABLE = rng.standard_normal((5, 3))
+XG = rng.standard_normal((2, 3, 4))  # (batch, g, d_in) for the grouped linear
+WG = rng.standard_normal((3, 4, 5))  # (g, d_in, d_out)
 IDS = np.array([[1, 0], [4, 2]])
 SEQ_MASK = np.array([[True, False, True], [False, False, False]])
 Z = rng.standard_normal(4)
@@ -32,6 +34,7 @@ cache = {
     "fusion": gnp.fusion_attention_forward(Q, K, QI, KI, V)[1],
     "patch": gnp.patch_attention_forward(IMG, IMG, IMG, 2)[1],
     "linear": F.linear_forward(X, W, B)[1],
+    "grouped_linear": F.grouped_linear_forward(XG, WG, B)[1],
     "layer_norm": F.layer_norm_forward(X, np.ones(4), np.zeros(4))[1],
     "relu": F.relu_forward(X)[1],
     "gelu": F.gelu_forward(X)[1],
@@ -184,6 +187,15 @@ CASES = [
     ("masked_mean/int", lambda: F.masked_mean_forward(X.astype(int), SEQ_MASK), TypeError, r"x must be a floating"),
     ("masked_mean_backward/shape", lambda: F.masked_mean_backward(np.ones((2, 5)), cache["masked_mean"]), ValueError, r"dout has shape \(2, 5\) .* \(2, 4\)"),
     ("masked_mean_backward/dtype", lambda: F.masked_mean_backward(np.ones((2, 4), np.float32), cache["masked_mean"]), TypeError, r"dtype float32"),
+    # ---- grouped linear (the image encoder's per-pixel embedding)
+    ("grouped_linear/int", lambda: F.grouped_linear_forward(XG.astype(int), WG, B), TypeError, r"x must be a floating-point array"),
+    ("grouped_linear/1d-x", lambda: F.grouped_linear_forward(XG[0, 0], WG, B), ValueError, r"x must have at least 2 dims, got shape \(4,\)"),
+    ("grouped_linear/w-2d", lambda: F.grouped_linear_forward(XG, WG[0], B), ValueError, r"w must have at least 3 dims, got shape \(4, 5\)"),
+    ("grouped_linear/groups", lambda: F.grouped_linear_forward(XG, WG[:2], B), ValueError, r"x \(2, 3, 4\), w \(2, 4, 5\)"),
+    ("grouped_linear/b", lambda: F.grouped_linear_forward(XG, WG, B[:4]), ValueError, r"b must have shape \(d_out,\) = \(5,\), got \(4,\)"),
+    ("grouped_linear/dtypes", lambda: F.grouped_linear_forward(f32(XG), WG, B), TypeError, r"x is float32"),
+    ("grouped_linear_backward/shape", lambda: F.grouped_linear_backward(np.ones((2, 3, 4)), cache["grouped_linear"]), ValueError, r"dy has shape \(2, 3, 4\) .* \(2, 3, 5\)"),
+    ("grouped_linear_backward/dtype", lambda: F.grouped_linear_backward(np.ones((2, 3, 5), np.float32), cache["grouped_linear"]), TypeError, r"dtype float32"),
     # ---- sigmoid / BCE
     ("sigmoid/int", lambda: F.sigmoid(np.arange(3)), TypeError, r"z must be a floating-point array"),
     ("sigmoid/list", lambda: F.sigmoid([0.0]), TypeError, r"z must be an array"),
@@ -221,6 +233,7 @@ CASE_PREFIX = {
     "patchify": "patchify", "unpatchify": "unpatchify",
     "patch_attention_forward": "patch_attention", "patch_attention_backward": "patch_attention_backward",
     "linear_forward": "linear", "linear_backward": "linear_backward",
+    "grouped_linear_forward": "grouped_linear", "grouped_linear_backward": "grouped_linear_backward",
     "layer_norm_forward": "layer_norm", "layer_norm_backward": "layer_norm_backward",
     "relu_forward": "relu", "relu_backward": "relu_backward", "gelu_forward": "gelu", "gelu_backward": "gelu_backward",
     "embedding_forward": "embedding", "embedding_backward": "embedding_backward",
