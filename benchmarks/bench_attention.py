@@ -6,6 +6,7 @@ Run from the repository root (takes about two minutes; ``--quick`` about half a 
     python benchmarks/bench_attention.py --quick    # fewer repeats, one block size
     python benchmarks/bench_attention.py --repeats 21 --dtypes float32
     python benchmarks/bench_attention.py --threads 1   # both libraries single-threaded
+    python benchmarks/bench_attention.py --shapes 32,128,64 --omp-wait default   # one shape, PyTorch spinning
 
 What is timed, per shape (B = batch*heads, n = n_q = n_k, d = d_k = d_v):
 
@@ -15,7 +16,11 @@ What is timed, per shape (B = batch*heads, n = n_q = n_k, d = d_k = d_v):
 
 The two are interleaved in one process (gemini, torch, gemini, torch, ...) so that
 load from other processes hits both alike; each cell is the median of ``--repeats`` runs
-after one warm-up run each.
+after one warm-up run each. Interleaving has one trap, which the script removes by default:
+PyTorch's OpenMP threads spin for a while after each of its kernels and take the cores
+NumPy's next call needs (see ``set_omp_wait_policy``); ``OMP_WAIT_POLICY=PASSIVE`` makes
+them sleep instead, which is faster for PyTorch as well. ``--omp-wait default`` shows the
+difference.
 
 FLOP convention (the same count for both, whatever they do internally): the forward is
 two matmuls, S = Q Kᵀ and O = P V, i.e. 4·B·n²·d; the backward is four, dV = Pᵀ dO,
@@ -101,6 +106,35 @@ def limit_blas_threads(parser, n: int) -> None:
         parser.error("--threads needs threadpoolctl (pip install threadpoolctl), "
                      "or set OPENBLAS_NUM_THREADS before starting Python")
     _LIMITER = threadpool_limits(limits=n, user_api="blas")
+
+
+def set_omp_wait_policy(choice: str) -> str:
+    """Set OMP_WAIT_POLICY=PASSIVE unless asked not to (or already set); return what holds.
+
+    Why: PyTorch's CPU build runs its kernels on GNU OpenMP threads, which by default keep
+    spinning for a while after each parallel region. Interleaved with NumPy in one process,
+    those spinning threads hold the cores that OpenBLAS's threads (and NumPy's elementwise
+    loops) need next. On the 2-core machine of the README this made gemini_np's
+    (32, 128, 64) float32 step take 18.8 ms instead of 12.4 ms, and PyTorch's own step
+    14.6 ms instead of 12.9 ms: passive waiting is faster for both libraries.
+    """
+    if "OMP_WAIT_POLICY" in os.environ:
+        return f"{os.environ['OMP_WAIT_POLICY']} (from the environment)"
+    if choice == "passive":
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        return "PASSIVE (set by this script; --omp-wait default leaves libgomp's spinning default)"
+    return "unset (libgomp's default: threads spin after each parallel region)"
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    """'32,128,64' -> (32, 128, 64): batch·heads, n, d."""
+    try:
+        b, n, d = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a shape is three positive ints B,n,d (e.g. 32,128,64), got {text!r}")
+    if min(b, n, d) < 1:
+        raise argparse.ArgumentTypeError(f"a shape is three positive ints B,n,d, got {text!r}")
+    return b, n, d
 
 
 def cpu_model() -> str:
@@ -197,10 +231,16 @@ def main(argv=None):
     parser.add_argument("--no-blocked", action="store_true", help="skip the blocked (memory-efficient) table")
     parser.add_argument("--threads", type=int, default=None,
                         help="limit NumPy's BLAS (via threadpoolctl) and torch to this many threads")
+    parser.add_argument("--omp-wait", choices=["passive", "default"], default="passive",
+                        help="PyTorch's OpenMP threads: sleep as soon as their work is done (passive, "
+                             "the default here), or libgomp's default of spinning a while (default)")
+    parser.add_argument("--shapes", nargs="+", type=parse_shape, default=SHAPES, metavar="B,n,d",
+                        help="shapes of the main table (default: " + " ".join(",".join(map(str, s)) for s in SHAPES) + ")")
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 9)
     if repeats < 1:
         parser.error(f"--repeats must be >= 1, got {repeats}")
+    omp_wait = set_omp_wait_policy(args.omp_wait)  # before torch is imported: libgomp reads it once
 
     torch = None
     if not args.no_torch:
@@ -219,6 +259,8 @@ def main(argv=None):
     print(f"python {platform.python_version()}, numpy {numpy.__version__}, gemini_np {gemini_np.__version__}"
           + (f", torch {torch.__version__}" if torch is not None else ", torch not installed (its columns are skipped)"))
     print(f"BLAS threads: {threads} ({how})" + (f"; torch.set_num_threads({threads})" if torch is not None else ""))
+    if torch is not None:
+        print(f"OMP_WAIT_POLICY for PyTorch's OpenMP threads: {omp_wait}")
     print(f"medians of {repeats} interleaved runs after one warm-up; FLOPs = 12·B·n²·d per forward+backward")
     print()
 
@@ -238,10 +280,10 @@ def main(argv=None):
     print("attention forward + backward")
     print(header)
     print("-" * len(header))
-    progress = Progress(len(args.dtypes) * len(SHAPES) * repeats, "timing")
+    progress = Progress(len(args.dtypes) * len(args.shapes) * repeats, "timing")
     rows = []
     for dtype in args.dtypes:
-        for b, n, d in SHAPES:
+        for b, n, d in args.shapes:
             q, k, v, dout = inputs(b, n, d, numpy.dtype(dtype))
             fns = {"gemini": lambda: gemini_step(q, k, v, dout)}
             if torch is not None:
