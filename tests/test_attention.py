@@ -8,40 +8,9 @@ from hypothesis import strategies as st
 
 import gemini_np as gnp
 import reference as ref
+from cases import make_mask, random_qkv
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-11, atol=1e-13)}
-
-
-def make_mask(kind, n_q, n_k, rng):
-    """Masks of every flavour, shaped (n_q, n_k) so they broadcast over the batch.
-
-    "bool_partial" / "float_partial" contain a fully masked row (row 0) and a
-    partially masked one; "float" is a finite additive bias.
-    """
-    if kind is None:
-        return None
-    if kind == "causal":  # query i sees keys 0..i (rectangular when n_q != n_k)
-        return np.tril(np.ones((n_q, n_k), dtype=bool))
-    if kind == "bool_partial":
-        mask = rng.random((n_q, n_k)) > 0.4
-        mask[0] = False  # every key masked out for query 0
-        mask[-1, 0] = True  # at least one free key somewhere else
-        return mask
-    if kind == "float":
-        return rng.standard_normal((n_q, n_k))
-    if kind == "float_partial":
-        mask = np.where(rng.random((n_q, n_k)) > 0.4, 0.0, -np.inf) + 0.5 * rng.standard_normal((n_q, n_k))
-        mask[0] = -np.inf
-        mask[-1, 0] = 0.25
-        return mask
-    raise AssertionError(kind)
-
-
-def random_qkv(rng, batch, n_q, n_k, d_k, d_v, dtype=np.float64):
-    q = rng.standard_normal((*batch, n_q, d_k))
-    k = rng.standard_normal((*batch, n_k, d_k))
-    v = rng.standard_normal((*batch, n_k, d_v))
-    return q.astype(dtype), k.astype(dtype), v.astype(dtype)
 
 
 MASKS = [None, "causal", "bool_partial", "float", "float_partial"]

@@ -21,7 +21,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gemini_np as gnp
+import cases
 import reference as ref
+from cases import random_qkv
 
 SAME_AS_PLAIN = 1e-10  # float64, normwise relative difference to the plain path
 TOL32 = dict(rtol=2e-5, atol=2e-6)  # float32 against the float64 loop reference
@@ -37,30 +39,9 @@ def rel_diff(a, b, floor=0.0):
     return float(np.max(np.abs(a - b)) / scale)
 
 
-def random_qkv(rng, batch, n_q, n_k, d_k, d_v, dtype=np.float64):
-    shapes = [(*batch, n_q, d_k), (*batch, n_k, d_k), (*batch, n_k, d_v)]
-    return [rng.standard_normal(s).astype(dtype) for s in shapes]
-
-
 def make_mask(kind, n_q, n_k, rng):
-    """(n_q, n_k) masks; the "partial" kinds have a fully masked row (row 0)."""
-    if kind is None:
-        return None
-    if kind == "causal":
-        return np.tril(np.ones((n_q, n_k), dtype=bool))
-    if kind == "bool_partial":
-        mask = rng.random((n_q, n_k)) > 0.4
-        mask[0] = False
-        mask[-1, -1] = True
-        return mask
-    if kind == "float":
-        return rng.standard_normal((n_q, n_k))
-    if kind == "float_partial":
-        mask = np.where(rng.random((n_q, n_k)) > 0.4, 0.0, -np.inf) + 0.5 * rng.standard_normal((n_q, n_k))
-        mask[0] = -np.inf
-        mask[-1, -1] = 0.25
-        return mask
-    raise AssertionError(kind)
+    """cases.make_mask with the last key always open: it lies in the last key block."""
+    return cases.make_mask(kind, n_q, n_k, rng, free_key=-1)
 
 
 MASKS = [None, "causal", "bool_partial", "float", "float_partial"]
