@@ -1,6 +1,6 @@
 """Attention forward + backward: gemini_np against PyTorch CPU eager.
 
-Run from the repository root (takes about two minutes; ``--quick`` about half a minute):
+Run from the repository root (takes about four minutes; ``--quick`` about half a minute):
 
     python benchmarks/bench_attention.py            # full table
     python benchmarks/bench_attention.py --quick    # fewer repeats, one block size
@@ -114,9 +114,10 @@ def set_omp_wait_policy(choice: str) -> str:
     Why: PyTorch's CPU build runs its kernels on GNU OpenMP threads, which by default keep
     spinning for a while after each parallel region. Interleaved with NumPy in one process,
     those spinning threads hold the cores that OpenBLAS's threads (and NumPy's elementwise
-    loops) need next. On the 2-core machine of the README this made gemini_np's
-    (32, 128, 64) float32 step take 18.8 ms instead of 12.4 ms, and PyTorch's own step
-    14.6 ms instead of 12.9 ms: passive waiting is faster for both libraries.
+    loops) need next. On the 2-core machine of the README (four runs of each setting, the
+    (32, 128, 64) float32 step) spinning made gemini_np take 19.5–22.0 ms instead of
+    12.1–18.0 ms, and PyTorch 15.3–18.0 ms instead of 12.3–13.4 ms: passive waiting is
+    faster for both libraries.
     """
     if "OMP_WAIT_POLICY" in os.environ:
         return f"{os.environ['OMP_WAIT_POLICY']} (from the environment)"
