@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import gemini_np as gnp
 import gemini_np.functional as F
 import reference as ref
-from test_attention import conditioned
+from cases import assert_f32_matches_f64, conditioned
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-11, atol=1e-13)}
 SEEDS = [0, 1, 2]
@@ -23,14 +23,6 @@ def fd_check(forward, backward, draw, seed):
     inputs, static = conditioned(draw, forward, backward, seed)
     errors = gnp.check_gradients(forward, backward, inputs, static, seed=seed)
     assert max(errors.values()) < 1e-7, errors
-
-
-def assert_f32_matches_f64(grads32, grads64):
-    """rtol 1e-4 elementwise; atol 1e-4 of the largest entry for entries that are 0 exactly."""
-    size = max(np.abs(g).max() for g in grads64 if g is not None)
-    for g32, g64 in zip(grads32, grads64):
-        assert g32.dtype == np.float32
-        np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-4 * size)
 
 
 # =============================================================== linear

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import gemini_np as gnp
 import reference as ref
-from test_attention import conditioned, make_mask
+from cases import assert_f32_matches_f64, conditioned, make_mask
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-11, atol=1e-13)}
 NAMES = ("q_text", "k_text", "q_image", "k_image", "v")
@@ -147,10 +147,7 @@ def test_float32_backward_matches_float64(seed, n_q, n_k, d_t, d_i, d_v):
     grads64 = gnp.fusion_attention_backward(dout, gnp.fusion_attention_forward(**x)[1])
     x32 = {n: a.astype(np.float32) for n, a in x.items()}
     grads32 = gnp.fusion_attention_backward(dout.astype(np.float32), gnp.fusion_attention_forward(**x32)[1])
-    size = max(np.abs(g).max() for g in grads64)  # see test_attention: atol for entries that are 0 exactly
-    for g32, g64 in zip(grads32, grads64):
-        assert g32.dtype == np.float32
-        np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-4 * size)
+    assert_f32_matches_f64(grads32, grads64)
 
 
 # ---------------------------------------------------------------- rung 4: stability

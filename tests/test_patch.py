@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import gemini_np as gnp
 import reference as ref
-from test_attention import conditioned
+from cases import assert_f32_matches_f64, conditioned
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-11, atol=1e-13)}
 
@@ -156,10 +156,7 @@ def test_float32_backward_matches_float64(seed, p, hp, wp, d_k, d_v):
     grads64 = gnp.patch_attention_backward(dout, gnp.patch_attention_forward(q, k, v, p)[1])
     f32 = [a.astype(np.float32) for a in (q, k, v, dout)]
     grads32 = gnp.patch_attention_backward(f32[3], gnp.patch_attention_forward(*f32[:3], p)[1])
-    size = max(np.abs(g).max() for g in grads64)  # see test_attention: atol for entries that are 0 exactly
-    for g32, g64 in zip(grads32, grads64):
-        assert g32.dtype == np.float32
-        np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-4 * size)
+    assert_f32_matches_f64(grads32, grads64)
 
 
 # ---------------------------------------------------------------- rung 4: stability
