@@ -10,8 +10,9 @@ def test_runtime_warnings_fail_tests():
         np.log(np.zeros(1))
 
 
+@pytest.mark.parametrize("op", ["matmul", "vecdot"])
 @pytest.mark.parametrize("what", ["invalid value", "divide by zero", "overflow"])
-def test_matmul_flag_warnings_are_ignored(what):
+def test_blas_flag_warnings_are_ignored(what, op):
     # what a BLAS kernel's spurious floating-point flag looks like to NumPy
-    warnings.warn(f"{what} encountered in matmul", RuntimeWarning)
+    warnings.warn(f"{what} encountered in {op}", RuntimeWarning)
 
