@@ -216,12 +216,13 @@ def train(config: TrainConfig | None = None, progress: bool = True, stream=None,
         with 2 threads against 20-23 s with 1, 2 cores at load average 4-7).
     Returns a TrainResult with the trained model, metrics and per-epoch history.
     """
+    config = TrainConfig() if config is None else config
     if threads is None:
-        return _train(TrainConfig() if config is None else config, progress, stream)
+        return _train(config, progress, stream)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=threads, user_api="blas"):
-        return _train(TrainConfig() if config is None else config, progress, stream)
+        return _train(config, progress, stream)
 
 
 def _train(config: TrainConfig, progress: bool, stream) -> TrainResult:
