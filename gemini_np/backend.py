@@ -43,6 +43,8 @@ __all__ = [
     "array_namespace",
     "device_kwargs",
     "from_numpy",
+    "private_copy",
+    "read_only",
     "get_backend",
     "get_device",
     "is_array",
@@ -267,3 +269,32 @@ def device_kwargs(like) -> dict:
     """
     xp = array_namespace(like)
     return {} if xp is numpy or _is_cupy_module(xp) else {"device": like.device}
+
+
+# -- caches that a caller cannot corrupt ----------------------------------------
+
+
+def private_copy(x):
+    """A copy of ``x`` that no caller holds: what a forward pass keeps of its output.
+
+    Why: a user may edit the array a forward pass returned (``out += 1``); a cache
+    holding that very array would then give wrong gradients without any error.
+    The output is (n, d)-sized, far smaller than the n × n attention matrix: the
+    copy cost 0–3% of attention's forward + backward (docs/architecture.md).
+    """
+    xp = array_namespace(x)
+    if xp is numpy or _is_cupy_module(xp):
+        return x.copy()
+    return xp.asarray(x, copy=True)
+
+
+def read_only(x):
+    """``x``, marked read-only where the library supports it (NumPy), returned.
+
+    For the attention matrix P kept in a cache and shown as ``cache.weights``:
+    copying it would double the largest array, so instead an in-place edit of it
+    (``cache.weights /= 2``) raises NumPy's "assignment destination is read-only".
+    """
+    if isinstance(x, numpy.ndarray):
+        x.flags.writeable = False
+    return x

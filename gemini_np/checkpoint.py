@@ -10,7 +10,7 @@
 Parameters are always stored as host NumPy arrays (under their dotted names,
 e.g. ``text.blocks.0.attn.w_q``) and loaded onto the current backend. The
 entry ``__config__`` is a JSON string: {"format", "version", "model": the
-GeminiModel config, plus whatever ``extra`` held (data split, training
+fields of the ModelConfig, plus whatever ``extra`` held (data split, training
 settings, metrics)}. Anything wrong with a file (missing, truncated, not a
 checkpoint, another version, parameters that do not fit the config) raises
 :class:`CheckpointError` with a one-line message.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy
 
-from ._atomic import atomic_open
+from .files import atomic_open
 from .backend import from_numpy, to_numpy
 from .model import GeminiModel
 
@@ -43,7 +43,7 @@ def save_checkpoint(path, model: GeminiModel, extra: dict | None = None) -> Path
     it only when complete. Returns the path.
     """
     path = Path(path)
-    info = {"format": FORMAT, "version": VERSION, "model": model.config, **(extra or {})}
+    info = {"format": FORMAT, "version": VERSION, "model": model.config.to_dict(), **(extra or {})}
     arrays = {name: numpy.asarray(to_numpy(p)) for name, p in model.params.items()}
     arrays[CONFIG_KEY] = numpy.array(json.dumps(info, ensure_ascii=False))  # a unicode array: no pickle needed
     with atomic_open(path, "wb") as f:  # an interrupted save leaves the previous checkpoint intact
@@ -54,8 +54,9 @@ def save_checkpoint(path, model: GeminiModel, extra: dict | None = None) -> Path
 def load_checkpoint(path):
     """Read a checkpoint; returns (model on the current backend, info dict).
 
-    info is the stored JSON (``info["model"]`` is the model config). Raises
-    CheckpointError for any unusable file.
+    info is the stored JSON (``info["model"]``: the fields of the model's
+    :class:`~gemini_np.model.ModelConfig`, validated as strictly as the CLI's
+    flags). Raises CheckpointError for any unusable file.
     """
     path = Path(path)
     arrays, info = _read(path)
@@ -98,8 +99,8 @@ def _read(path: Path):
         raise CheckpointError(f"no checkpoint at {path}") from None
     except ValueError as exc:
         if "pickle" in str(exc):  # numpy offers to unpickle: never
-            raise CheckpointError(f"cannot read checkpoint {path}: not an archive of plain arrays "
-                                  f"(reading it would need unpickling, which gemini_np never does)") from None
+            raise CheckpointError(f"{path} is not a gemini_np checkpoint: not an .npz archive of arrays "
+                                  f"(such as `python -m gemini_np train --save` writes)") from None
         raise CheckpointError(f"cannot read checkpoint {path} (truncated or corrupt?): {_one_line(exc)}") from None
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
         raise CheckpointError(f"cannot read checkpoint {path} (truncated or corrupt?): {_one_line(exc)}") from None

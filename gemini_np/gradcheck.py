@@ -1,4 +1,12 @@
-"""Numerical gradients and error measures, for tests and for students.
+"""Gradient checking, the one home: numerical gradients, error measures, and the checks
+of ops, modules and the whole model against finite differences.
+
+    numerical_gradient(f, x)          df/dx by central differences (float64)
+    rel_error(a, b)                   CS231n's relative error
+    check_gradients(fwd, bwd, inputs) one op's backward against finite differences
+    op_gradcheck_table()              every op of the registry (functional/registry.py)
+    check_module_gradients(module, f) every parameter of a Module
+    model_gradcheck_rows()            the whole GeminiModel, part by part
 
 The idea (CS231n's): a backward pass is right when it agrees with central
 differences, df/dx_i ≈ (f(x + h e_i) − f(x − h e_i)) / 2h, whose error is O(h²).
@@ -17,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from .backend import to_numpy
+from .backend import from_numpy, to_numpy
 
 #: The bound a single op must meet (DESIGN's verification ladder, rung 1).
 OP_BOUND = 1e-7
@@ -92,50 +100,110 @@ def check_gradients(forward, backward, inputs: dict, static: dict | None = None,
 
 
 def op_gradcheck_table(seed: int = 0) -> list[dict]:
-    """Check every op of ``gemini_np.functional`` on small random float64 inputs.
+    """Check every entry of the op registry (:data:`gemini_np.functional.registry.OPS`).
 
-    Returns one row per op: {"op", "worst" (input name), "error", "bound", "ok"}.
+    Small random float64 inputs from each entry's own generator. Returns one row
+    per entry: {"op", "worst" (input name), "error", "bound", "ok"}.
     """
-    from . import functional as F
+    from .functional.registry import OPS
+
+    rows = []
+    for op in OPS:
+        example = op.make_example(seed=seed)
+        errors = check_gradients(op.forward, op.backward, example.inputs, example.static, seed=seed)
+        rows.append(_row(op.name, errors, OP_BOUND))
+    return rows
+
+
+def _row(label: str, errors: dict, bound: float) -> dict:
+    worst = max(errors, key=errors.get)
+    return {"op": label, "worst": worst, "error": errors[worst], "bound": bound, "ok": errors[worst] < bound}
+
+
+# ----------------------------------------------------------------------------- modules and the whole model
+
+
+def check_module_gradients(module, forward: Callable[[], object], seed: int = 0, max_entries: int | None = 32,
+                           h: float = 1e-5, names=None) -> dict:
+    """Worst relative error of each parameter's gradient of a Module against central differences.
+
+    module: a float64 :class:`gemini_np.nn.Module`. forward: a no-argument
+    function that runs ``module.forward(...)`` on fixed inputs and returns the
+    output array. The loss is L = Σ out ∘ G with a random upstream gradient G.
+    max_entries: check at most this many randomly chosen entries of each
+    tensor (None = every entry); every tensor is always checked.
+    names: the parameters to check (default: all of ``module.params``).
+
+    Returns {parameter name: rel_error}. The module's parameters are restored.
+    """
+    if module.dtype != "float64":
+        raise TypeError(f"finite differences need a float64 module, got {module.dtype}")
+    rng = np.random.default_rng(seed)
+    out = forward()
+    upstream = rng.standard_normal(tuple(out.shape))  # random G: a plain sum() hides softmax bugs
+    module.backward(from_numpy(upstream, like=out))
+    analytic = {k: to_numpy(v) for k, v in module.grads.items()}
+
+    def loss() -> float:
+        return float(np.sum(to_numpy(forward()) * upstream))
+
+    errors = {}
+    for name in names if names is not None else list(module.params):
+        original = module.params[name]
+        host = np.array(to_numpy(original), dtype=np.float64)
+        n = host.size
+        picked = np.arange(n) if max_entries is None or n <= max_entries else rng.choice(n, max_entries, replace=False)
+
+        def loss_at(flat_values, name=name, original=original, picked=picked):
+            probe = host.copy()
+            probe.flat[picked] = flat_values
+            module.set_param(name, from_numpy(probe, like=original))
+            return loss()
+
+        numeric = numerical_gradient(loss_at, host.flat[picked], h)  # only the picked entries move
+        module.set_param(name, original)
+        errors[name] = rel_error(analytic[name].reshape(-1)[picked], numeric)
+    return errors
+
+
+def small_model(seed: int = 0):
+    """A small float64 GeminiModel for finite differences, with a random matching matrix.
+
+    (A fresh model's matching matrix M is zero, which makes every gradient
+    upstream of it exactly zero: a check there could not fail.)
+    Returns (model, tokens, images); the captions include padding.
+    """
+    from .model import GeminiModel
 
     rng = np.random.default_rng(seed)
+    model = GeminiModel(vocab_size=7, image_size=4, patch_size=2, channels=3, d_model=8, n_heads=2, d_ff=16,
+                        seed=seed, dtype="float64")
+    model.set_param("head.bilinear.w", rng.standard_normal((8, 8)))
+    tokens = np.array([[2, 3, 4, 0], [5, 6, 1, 2], [3, 0, 0, 0]])  # with padding
+    images = rng.random((3, 4, 4, 3))
+    return model, tokens, images
 
-    def randn(*shape):
-        return rng.standard_normal(shape)
 
-    away_from_zero = randn(3, 4)
-    away_from_zero += np.sign(away_from_zero) * 0.1  # ReLU's kink at 0 has no derivative
-    causal = np.tril(np.ones((4, 4), dtype=bool))
-    ids = np.array([[3, 1, 0, 0], [2, 2, 4, 0]])
-    cases = [
-        ("softmax", lambda x: (y := F.softmax(x), y), F.softmax_backward, {"x": randn(3, 5)}, {}),
-        ("attention (causal mask)", F.attention_forward, F.attention_backward,
-         {"q": randn(2, 4, 3), "k": randn(2, 4, 3), "v": randn(2, 4, 2)}, {"mask": causal}),
-        ("fusion attention", F.fusion_attention_forward, F.fusion_attention_backward,
-         {"q_text": randn(2, 5, 3), "k_text": randn(2, 5, 3), "q_image": randn(2, 5, 4),
-          "k_image": randn(2, 5, 4), "v": randn(2, 5, 2)}, {}),
-        ("patch attention", F.patch_attention_forward, F.patch_attention_backward,
-         {"q": randn(4, 4, 3), "k": randn(4, 4, 3), "v": randn(4, 4, 2)}, {"patch_size": 2}),
-        ("linear", F.linear_forward, F.linear_backward, {"x": randn(2, 3, 4), "w": randn(4, 5), "b": randn(5)}, {}),
-        ("layer norm", F.layer_norm_forward, F.layer_norm_backward,
-         {"x": randn(3, 6), "gamma": randn(6), "beta": randn(6)}, {}),
-        ("relu", F.relu_forward, F.relu_backward, {"x": away_from_zero}, {}),
-        ("gelu", F.gelu_forward, F.gelu_backward, {"x": randn(3, 4)}, {}),
-        ("embedding", F.embedding_forward, F.embedding_backward, {"table": randn(5, 3)}, {"ids": ids}),
-        ("masked mean", F.masked_mean_forward, F.masked_mean_backward, {"x": randn(2, 4, 3)}, {"mask": ids > 0}),
-        ("sigmoid + BCE", F.bce_with_logits_forward, F.bce_with_logits_backward,
-         {"logits": randn(6)}, {"labels": (randn(6) > 0).astype(float)}),
-        # added later; kept last so that the inputs drawn for the rows above stay the same
-        ("attention (blocked, b=3)", F.attention_forward, F.attention_backward,
-         {"q": randn(2, 4, 3), "k": randn(2, 4, 3), "v": randn(2, 4, 2)}, {"mask": causal, "block_size": 3}),
-        ("grouped linear", F.grouped_linear_forward, F.grouped_linear_backward,
-         {"x": randn(2, 3, 4, 5), "w": randn(4, 5, 3), "b": randn(3)}, {}),
-    ]
+def model_gradcheck_rows(seed: int = 0, max_entries: int | None = 16) -> list[dict]:
+    """Finite-difference check of every parameter tensor of :func:`small_model`, and of d images.
+
+    Returns rows like :func:`op_gradcheck_table`: one per part of the model
+    (text, image, fusion, head) with its worst tensor, one for d images, and
+    one for the whole model.
+    """
+    model, tokens, images = small_model(seed)
+    errors = check_module_gradients(model, lambda: model.forward(tokens, images), seed=seed, max_entries=max_entries)
+    upstream = np.random.default_rng(seed + 1).standard_normal(tokens.shape[0])
+    model.forward(tokens, images)
+    dimages = model.backward(upstream)
+    numeric = numerical_gradient(lambda im: float(np.sum(model.forward(tokens, im) * upstream)), images)
     rows = []
-    for name, fwd, bwd, inputs, static in cases:
-        errors = check_gradients(fwd, bwd, inputs, static, seed=seed)
-        worst = max(errors, key=errors.get)
-        rows.append({"op": name, "worst": worst, "error": errors[worst], "bound": OP_BOUND, "ok": errors[worst] < OP_BOUND})
+    for part, label in (("text.", "model: text encoder"), ("image.", "model: image encoder"),
+                        ("fusion.", "model: fusion layer"), ("head.", "model: matching head")):
+        part_errors = {k[len(part):]: v for k, v in errors.items() if k.startswith(part)}
+        rows.append(_row(label, part_errors, MODEL_BOUND))
+    rows.append(_row("model: d images", {"images": rel_error(dimages, numeric)}, MODEL_BOUND))
+    rows.append(_row(f"whole model ({len(errors)} tensors)", {**errors, "images": rows[-1]["error"]}, MODEL_BOUND))
     return rows
 
 

@@ -10,14 +10,73 @@ runs the same stages in reverse and fills ``model.grads``.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-import numbers
 
-from ._checks import is_floating, is_integer
 from .backend import array_namespace, device_kwargs, is_array
-from .functional import masked_mean_backward, masked_mean_forward, patchify, unpatchify
+from .functional import masked_mean_backward, masked_mean_forward
+from .functional.patch import _patchify as patchify, _unpatchify as unpatchify  # inputs are checked on entry
 from .nn import Embedding, EncoderBlock, GroupedLinear, LayerNorm, Linear, Module, ModuleList
-from .nn.module import check_positive_int, dtype_name, resolve_rng
+from .nn.module import dtype_name, resolve_rng
+from .validation import check_dtype, check_int, check_positive_int, is_floating, is_integer
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Everything that determines a :class:`GeminiModel` before training: sizes, seed, dtype.
+
+    Saved in every checkpoint (as a JSON object of these fields) and held by
+    :class:`gemini_np.train.TrainConfig`. ``vocab_size=None`` means "not known
+    yet": training fills it in from its data's vocabulary; a model needs it set.
+    """
+
+    vocab_size: int | None = None  # token ids lie in [0, vocab_size); 0 is padding
+    image_size: int = 16  # images are image_size × image_size pixels
+    patch_size: int = 4  # p: p×p patches, p divides image_size
+    channels: int = 3  # colour channels of a pixel
+    d_model: int = 32  # width of every token vector; even, divisible by n_heads
+    n_heads: int = 2
+    d_ff: int = 64  # hidden width of the feed-forward sublayers
+    text_layers: int = 1  # self-attention blocks over the caption
+    image_layers: int = 1  # per-patch attention blocks over the pixels
+    patch_layers: int = 1  # self-attention blocks over the patch tokens (0 = none)
+    fusion_layers: int = 1  # summed-logit fusion blocks over the joint sequence
+    seed: int = 0  # the initial weights: numpy.random.default_rng(seed)
+    dtype: str = "float64"  # or "float32"
+
+    def __post_init__(self):
+        if self.vocab_size is not None:
+            check_positive_int(self.vocab_size, "vocab_size")
+        for name in ("image_size", "patch_size", "channels", "d_model", "n_heads", "d_ff", "text_layers",
+                     "image_layers", "fusion_layers"):
+            check_positive_int(getattr(self, name), name)
+        check_int(self.patch_layers, "patch_layers", minimum=0)
+        check_int(self.seed, "seed", minimum=0)
+        object.__setattr__(self, "dtype", check_dtype(self.dtype))
+        if self.image_size % self.patch_size:
+            raise ValueError(f"patch_size={self.patch_size} must divide image_size={self.image_size}")
+        if self.d_model % self.n_heads or self.d_model % 2:
+            raise ValueError(f"d_model={self.d_model} must be even and divisible by n_heads={self.n_heads}")
+
+    @classmethod
+    def from_dict(cls, fields: dict) -> "ModelConfig":
+        """A config from a dict such as a checkpoint's JSON; unknown or ill-typed fields raise."""
+        if not isinstance(fields, dict):
+            raise TypeError(f"a model config must be a dict of fields, got {type(fields).__name__}")
+        unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown model config fields: {', '.join(map(str, unknown))}")
+        return cls(**fields)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def complete(self, vocab_size: int) -> "ModelConfig":
+        """This config with ``vocab_size`` filled in (an already set, different value raises)."""
+        if self.vocab_size is not None and self.vocab_size != vocab_size:
+            raise ValueError(f"the model config says vocab_size={self.vocab_size} but the data's vocabulary "
+                             f"has {vocab_size} tokens")
+        return dataclasses.replace(self, vocab_size=vocab_size)
 
 
 def sinusoidal_positions(n, d, like):
@@ -78,6 +137,10 @@ class ImageEncoder(Module):
     images (B, H, W, C) -> patch tokens (B, m, d), m = (H/p)·(W/p), patches in
     row-major order.
 
+    The image is **patchified once, at the entrance**, into the patch layout
+    (B, H/p, W/p, p·p, C) of :func:`~gemini_np.functional.patchify`; every step
+    up to the pooling works per patch in that layout.
+
     1. **Per-pixel linear embedding**: x = c W_r + b + pos. Pixel colour c (C,)
        is embedded by the matrix W_r of its offset r inside its p×p patch
        (``GroupedLinear``), and ``pos`` (H, W, d) is a learned position
@@ -85,12 +148,12 @@ class ImageEncoder(Module):
        mean in step 3 forget where in the patch the lit pixels are; with W_r,
        the mean of a patch's embeddings is exactly ViT's linear patch embedding.)
     2. **Per-patch attention**: pre-LN residual blocks whose attention is the
-       article's softmax(Q_ij K_ijᵀ/√d_k) V_ij (``patch_attention_forward``):
-       each pixel attends only to the p·p pixels of its own patch. These
+       article's softmax(Q_ij K_ijᵀ/√d_k) V_ij (``PatchSelfAttention``): each
+       pixel attends only to the p·p pixels of its own patch. These
        pixel-level blocks have no feed-forward sublayer (d_ff=0), the most
        expensive part at pixel resolution, which the task does not need.
     3. **Pooling**: each patch becomes one token, the **mean of its p·p pixel
-       vectors** (``masked_mean_forward`` over the patch axis).
+       vectors** (``masked_mean_forward`` over the in-patch axis).
     4. ``patch_layers`` ordinary self-attention blocks over the m patch tokens
        (so patches can combine into whole shapes), then a LayerNorm.
     """
@@ -104,8 +167,7 @@ class ImageEncoder(Module):
                                                             dtype=dtype))
         self.add_param("pos", rng.standard_normal((image_size, image_size, d_model)) * 0.5)
         self.blocks = self.add_module("blocks", ModuleList(
-            [EncoderBlock(d_model, n_heads, 0, "patch", patch_size, rng=rng, dtype=dtype) for _ in range(n_layers)],
-            dtype))
+            [EncoderBlock(d_model, n_heads, 0, "patch", rng=rng, dtype=dtype) for _ in range(n_layers)], dtype))
         self.patch_blocks = self.add_module("patch_blocks", ModuleList(
             [EncoderBlock(d_model, n_heads, d_ff, "self", rng=rng, dtype=dtype) for _ in range(patch_layers)], dtype))
         self.ln = self.add_module("ln", LayerNorm(d_model, dtype=dtype))
@@ -113,11 +175,12 @@ class ImageEncoder(Module):
     def forward(self, images):
         xp = array_namespace(images)
         p = self.patch_size
-        x = unpatchify(self.embed.forward(patchify(images, p)), p)  # c W_r + b, (B, H, W, d)
-        x = x + self._params["pos"]  # ... + pos
+        x = patchify(images, p)  # (B, H/p, W/p, p·p, C): the patch layout, from here to the pooling
+        x = self.embed.forward(x)  # c W_r + b, (B, H/p, W/p, p·p, d)
+        x = x + patchify(self._params["pos"], p)  # ... + pos, each pixel's vector in its patch slot
         for block in self.blocks:
             x = block.forward(x)  # per-patch attention
-        pooled, self._pool_cache = masked_mean_forward(patchify(x, p))  # mean of each patch: (B, H/p, W/p, d)
+        pooled, self._pool_cache = masked_mean_forward(x)  # mean of each patch: (B, H/p, W/p, d)
         b, hp, wp, d = pooled.shape
         self._grid = (hp, wp)
         t = xp.reshape(pooled, (b, hp * wp, d))  # (B, m, d), row-major patches
@@ -133,12 +196,11 @@ class ImageEncoder(Module):
         for block in reversed(list(self.patch_blocks)):
             dt = block.backward(dt)
         b, _, d = dt.shape
-        dpooled = xp.reshape(dt, (b, *self._grid, d))
-        dx = unpatchify(masked_mean_backward(dpooled, self._pool_cache), p)  # (B, H, W, d)
+        dx = masked_mean_backward(xp.reshape(dt, (b, *self._grid, d)), self._pool_cache)  # (B, H/p, W/p, p·p, d)
         for block in reversed(list(self.blocks)):
             dx = block.backward(dx)
-        self._grads["pos"] = xp.sum(dx, axis=0)  # pos was broadcast over the batch
-        return unpatchify(self.embed.backward(patchify(dx, p)), p)
+        self._grads["pos"] = unpatchify(xp.sum(dx, axis=0), p)  # pos was broadcast over the batch
+        return unpatchify(self.embed.backward(dx), p)  # back to the (B, H, W, C) grid of the input
 
 
 class FusionLayer(Module):
@@ -239,43 +301,47 @@ class MatchingHead(Module):
 class GeminiModel(Module):
     """Image-text matching: ``forward(tokens, images) -> logits (B,)``.
 
+    Build it from a :class:`ModelConfig` or from its fields as keywords:
+
+        GeminiModel(ModelConfig(vocab_size=12, d_model=32))
+        GeminiModel(vocab_size=12, d_model=32)             # the same model
+        GeminiModel.from_config({"vocab_size": 12, ...})   # e.g. from a checkpoint's JSON
+
     tokens: integer array (B, n), ids in [0, vocab_size), 0 = padding.
     images: floating array (B, image_size, image_size, channels), in the model's dtype.
     logits: (B,); σ(logit) is the probability that the caption matches the image.
 
     backward(dlogits (B,)) fills ``grads`` (same keys as ``params``) and
     returns d images (B, H, W, C). Parameters are drawn on the host from
-    ``numpy.random.default_rng(seed)`` and moved to the current backend;
+    ``numpy.random.default_rng(config.seed)`` and moved to the current backend;
     float64 by default (for gradient checks), ``dtype="float32"`` for speed.
     """
 
-    def __init__(self, vocab_size, image_size=16, patch_size=4, channels=3, d_model=32, n_heads=2, d_ff=64,
-                 text_layers=1, image_layers=1, patch_layers=1, fusion_layers=1, seed=0, dtype="float64"):
-        super().__init__(dtype)
-        sizes = dict(vocab_size=vocab_size, image_size=image_size, patch_size=patch_size, channels=channels,
-                     d_model=d_model, n_heads=n_heads, d_ff=d_ff, text_layers=text_layers,
-                     image_layers=image_layers, patch_layers=patch_layers, fusion_layers=fusion_layers)
-        for name, value in sizes.items():
-            if name == "patch_layers" and value == 0:
-                continue  # no patch-level blocks is allowed
-            check_positive_int(value, name)
-        if image_size % patch_size:
-            raise ValueError(f"patch_size={patch_size} must divide image_size={image_size}")
-        if d_model % n_heads or d_model % 2:
-            raise ValueError(f"d_model={d_model} must be even and divisible by n_heads={n_heads}")
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise TypeError(f"seed must be an int, got {seed!r}")
-        self.config = {**{k: int(v) for k, v in sizes.items()}, "seed": int(seed), "dtype": self.dtype}
-        rng = resolve_rng(int(seed))
-        self.text = self.add_module("text", TextEncoder(vocab_size, d_model, n_heads, d_ff, text_layers, rng, dtype))
-        self.image = self.add_module("image", ImageEncoder(image_size, patch_size, channels, d_model, n_heads, d_ff,
-                                                           image_layers, patch_layers, rng, dtype))
-        self.fusion = self.add_module("fusion", FusionLayer(d_model, n_heads, d_ff, fusion_layers, rng, dtype))
-        self.head = self.add_module("head", MatchingHead(d_model, dtype))
+    def __init__(self, config: ModelConfig | None = None, **fields):
+        if config is not None and fields:
+            raise TypeError("give either a ModelConfig or its fields as keywords, not both")
+        if config is None:
+            config = ModelConfig(**fields)
+        if not isinstance(config, ModelConfig):
+            raise TypeError(f"config must be a ModelConfig (or pass its fields as keywords), got {type(config).__name__}")
+        if config.vocab_size is None:
+            raise ValueError("the model config has vocab_size=None: set it to the size of the vocabulary "
+                             "(gemini_np.train fills it in from the data)")
+        c = self.config = config
+        super().__init__(c.dtype)
+        rng = resolve_rng(c.seed)
+        self.text = self.add_module("text", TextEncoder(c.vocab_size, c.d_model, c.n_heads, c.d_ff, c.text_layers,
+                                                        rng, c.dtype))
+        self.image = self.add_module("image", ImageEncoder(c.image_size, c.patch_size, c.channels, c.d_model,
+                                                           c.n_heads, c.d_ff, c.image_layers, c.patch_layers, rng,
+                                                           c.dtype))
+        self.fusion = self.add_module("fusion", FusionLayer(c.d_model, c.n_heads, c.d_ff, c.fusion_layers, rng, c.dtype))
+        self.head = self.add_module("head", MatchingHead(c.d_model, c.dtype))
 
     @classmethod
-    def from_config(cls, config: dict) -> "GeminiModel":
-        return cls(**config)
+    def from_config(cls, config) -> "GeminiModel":
+        """A model from a :class:`ModelConfig` or a dict of its fields (validated strictly)."""
+        return cls(config if isinstance(config, ModelConfig) else ModelConfig.from_dict(config))
 
     def forward(self, tokens, images):
         """tokens (B, n) int, images (B, H, W, C) float -> logits (B,)."""
@@ -308,6 +374,7 @@ class GeminiModel(Module):
         }
 
     def _check_inputs(self, tokens, images):
+        """Kinds, shapes and dtype of the inputs; the token ids' range is the embedding's check."""
         c = self.config
         if not is_array(tokens) or not is_integer(tokens):
             got = getattr(tokens, "dtype", type(tokens).__name__)
@@ -315,10 +382,10 @@ class GeminiModel(Module):
         if not is_array(images) or not is_floating(images):
             got = getattr(images, "dtype", type(images).__name__)
             raise TypeError(f"images must be a floating-point array, got {got}")
-        xp = array_namespace(tokens, images)
+        array_namespace(tokens, images)  # one library for both, else TypeError
         if tokens.ndim != 2 or tokens.shape[1] < 1:
             raise ValueError(f"tokens must have shape (B, n) with n >= 1, got {tuple(tokens.shape)}")
-        expected = (c["image_size"], c["image_size"], c["channels"])
+        expected = (c.image_size, c.image_size, c.channels)
         if images.ndim != 4 or tuple(images.shape[1:]) != expected:
             raise ValueError(f"images must have shape (B, image_size, image_size, channels) = (B, {expected[0]}, "
                              f"{expected[1]}, {expected[2]}), got {tuple(images.shape)}")
@@ -326,6 +393,4 @@ class GeminiModel(Module):
             raise ValueError(f"tokens {tuple(tokens.shape)} and images {tuple(images.shape)} must have the same batch size")
         if dtype_name(images) != self.dtype:
             raise TypeError(f"images have dtype {dtype_name(images)} but the model is {self.dtype}; convert them first")
-        lo, hi = int(xp.min(tokens)), int(xp.max(tokens))  # one host sync per batch, for a clear message
-        if lo < 0 or hi >= c["vocab_size"]:
-            raise ValueError(f"token ids must lie in [0, vocab_size={c['vocab_size']}), got values in [{lo}, {hi}]")
+        # The range of the token ids is checked once, by the embedding lookup (one host sync per batch).

@@ -18,24 +18,33 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 import time
-from pathlib import Path
 
 import numpy
 
-from .backend import array_namespace, from_numpy, get_backend, to_numpy
-from .data import MatchingDataset, UNK_ID, make_dataset, split_indices
+from .backend import array_namespace, get_backend, to_numpy
+from .data import ABLATIONS, DataConfig, MatchingDataset, batches, load_split, model_inputs, take
 from .functional import bce_with_logits_backward, bce_with_logits_forward
-from .model import GeminiModel
+from .model import GeminiModel, ModelConfig
 from .optim import SGD, Adam
+from .progress import ProgressBar
+from .validation import check_choice, check_int, check_positive_int, check_real
 
-ABLATIONS = (None, "text", "image")
+OPTIMIZERS = ("adam", "sgd")
 
 
-@dataclasses.dataclass
+class TrainingDiverged(RuntimeError):
+    """The loss or the parameters became NaN or infinite: the run stops and nothing is saved."""
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything that determines a training run (and so its result)."""
+    """Everything that determines a training run (and so its result).
+
+    The data settings are those of :class:`gemini_np.data.DataConfig` (see
+    :meth:`data_config`); ``model`` describes the network, its ``vocab_size``
+    filled in from the data's vocabulary when left at None.
+    """
 
     samples: int = 1000  # image-caption pairs, half matching
     epochs: int = 10
@@ -45,7 +54,7 @@ class TrainConfig:
     cosine: bool = True  # cosine decay of the learning rate to 0 over the run
     optimizer: str = "adam"  # or "sgd" (with momentum 0.9)
     clip_norm: float | None = None  # joint gradient-norm clipping; None = off
-    seed: int = 0  # model initialisation and batch order
+    seed: int = 0  # the batch order (the initial weights are model.seed's)
     data_seed: int = 0  # which pairs are drawn
     test_fraction: float = 0.2
     split_seed: int = 42  # the article's train_test_split(..., random_state=42)
@@ -53,28 +62,35 @@ class TrainConfig:
     language: str = "zh"
     jitter: int = 0  # data: random shift of the shapes, in pixels
     noise: float = 0.03  # data: pixel noise
-    dtype: str = "float64"
-    d_model: int = 32
-    n_heads: int = 2
-    d_ff: int = 64
-    patch_size: int = 4
-    patch_layers: int = 1
-    fusion_layers: int = 1
+    model: ModelConfig = ModelConfig()  # the network (dtype included); vocab_size from the data
 
     def __post_init__(self):
-        if self.ablate not in ABLATIONS:
-            raise ValueError(f"ablate must be None, 'text' or 'image', got {self.ablate!r}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
-        for name in ("samples", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(self.epochs, "epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        object.__setattr__(self, "lr", check_real(self.lr, "lr", positive=True))
+        check_int(self.warmup, "warmup", minimum=0)
+        if not isinstance(self.cosine, bool):
+            raise TypeError(f"cosine must be True or False, got {self.cosine!r}")
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        if self.clip_norm is not None:
+            object.__setattr__(self, "clip_norm", check_real(self.clip_norm, "clip_norm", positive=True))
+        check_int(self.seed, "seed", minimum=0)
+        check_choice(self.ablate, "ablate", ABLATIONS)
+        if not isinstance(self.model, ModelConfig):
+            raise TypeError(f"model must be a gemini_np.model.ModelConfig, got {type(self.model).__name__}")
+        self.data_config()  # validates the data settings
 
-    def data_config(self) -> dict:
+    @property
+    def dtype(self) -> str:
+        """The model's (and so the data's) float dtype."""
+        return self.model.dtype
+
+    def data_config(self) -> DataConfig:
         """What is needed to rebuild exactly the same train/test split."""
-        keys = ("samples", "data_seed", "test_fraction", "split_seed", "language", "jitter", "noise", "ablate")
-        return {k: getattr(self, k) for k in keys}
+        return DataConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DataConfig)})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 @dataclasses.dataclass
@@ -85,78 +101,6 @@ class TrainResult:
     history: list  # one dict per epoch: loss, train_accuracy (running), test_loss, test_accuracy
     step_losses: list  # the training loss of every batch
     test_set: MatchingDataset  # host data of the held-out pairs
-
-
-# ----------------------------------------------------------------------------- data
-
-
-def load_split(data_config: dict):
-    """(train, test) MatchingDatasets for a :meth:`TrainConfig.data_config` dict."""
-    data = make_dataset(data_config["samples"], seed=data_config["data_seed"], language=data_config["language"],
-                        jitter=data_config["jitter"], noise=data_config["noise"])
-    train_index, test_index = split_indices(len(data), data_config["test_fraction"], data_config["split_seed"])
-    return data.subset(train_index), data.subset(test_index)
-
-
-def model_inputs(data: MatchingDataset, dtype: str, ablate=None):
-    """Host dataset -> (tokens, images, labels) on the current backend.
-
-    ablate="text": every caption becomes the same all-``<unk>`` caption;
-    ablate="image": every image becomes black. Either way that modality
-    carries no information, at train and at test time.
-    """
-    tokens, images = data.tokens, data.images
-    if ablate == "text":
-        tokens = numpy.full_like(tokens, UNK_ID)
-    elif ablate == "image":
-        images = numpy.zeros_like(images)
-    return (from_numpy(tokens), from_numpy(images.astype(dtype)), from_numpy(data.labels.astype(dtype)))
-
-
-def batches(n: int, batch_size: int, rng=None):
-    """Index arrays of consecutive batches of range(n), shuffled when ``rng`` is given."""
-    order = numpy.arange(n) if rng is None else rng.permutation(n)
-    for start in range(0, n, batch_size):
-        yield order[start : start + batch_size]
-
-
-def take(array, index):
-    """array[index] for a host int index, on the array's backend (``take``, not fancy indexing)."""
-    xp = array_namespace(array)
-    return xp.take(array, from_numpy(index, like=array), axis=0)
-
-
-# ----------------------------------------------------------------------------- progress
-
-
-class ProgressBar:
-    """A one-line progress bar on stderr: ``epoch  3/10 [#####.....] 12/25 loss 0.412 acc 0.812``.
-
-    On a terminal the line is redrawn in place after every batch; into a file
-    or a pipe only the finished line of each epoch is written (no \\r noise in logs).
-    """
-
-    def __init__(self, total: int, label: str, stream=None, width: int = 24, enabled: bool = True):
-        self.total, self.label, self.width, self.enabled = total, label, width, enabled
-        self.stream = sys.stderr if stream is None else stream
-        isatty = getattr(self.stream, "isatty", None)
-        self.live = bool(isatty and isatty())
-
-    def _line(self, done: int, values: dict) -> str:
-        filled = int(self.width * done / max(1, self.total))
-        bar = "#" * filled + "." * (self.width - filled)
-        extra = " ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items())
-        return f"{self.label} [{bar}] {done}/{self.total} {extra}"
-
-    def update(self, done: int, **values) -> None:
-        if self.enabled and self.live:
-            self.stream.write("\r" + self._line(done, values))
-            self.stream.flush()
-
-    def close(self, **values) -> None:
-        if self.enabled:
-            self.stream.write(("\r" if self.live else "") + self._line(self.total, values) + "\n")
-            self.stream.flush()
 
 
 # ----------------------------------------------------------------------------- train / evaluate
@@ -184,11 +128,15 @@ def count_correct(logits, labels) -> int:
     return int(to_numpy(xp.sum(xp.astype(right, xp.int64))))
 
 
-def build_model(config: TrainConfig, vocab_size: int) -> GeminiModel:
-    return GeminiModel(vocab_size=vocab_size, image_size=16, patch_size=config.patch_size, channels=3,
-                       d_model=config.d_model, n_heads=config.n_heads, d_ff=config.d_ff,
-                       patch_layers=config.patch_layers, fusion_layers=config.fusion_layers, seed=config.seed,
-                       dtype=config.dtype)
+def build_model(config: TrainConfig, data: MatchingDataset) -> GeminiModel:
+    """The model ``config.model`` describes, its vocabulary the data's; the images must fit it."""
+    model_config = config.model.complete(vocab_size=len(data.vocab))
+    image_shape = tuple(data.images.shape[1:])
+    expected = (model_config.image_size, model_config.image_size, model_config.channels)
+    if image_shape != expected:
+        raise ValueError(f"the data's images are {image_shape} but the model config expects "
+                         f"(image_size, image_size, channels) = {expected}")
+    return GeminiModel(model_config)
 
 
 def learning_rate(config: TrainConfig, step: int, total: int) -> float:
@@ -215,6 +163,7 @@ def train(config: TrainConfig | None = None, progress: bool = True, stream=None,
         machine its spin-waiting made a run 5-10x slower (measured: 137-277 s
         with 2 threads against 20-23 s with 1, 2 cores at load average 4-7).
     Returns a TrainResult with the trained model, metrics and per-epoch history.
+    Raises :class:`TrainingDiverged` as soon as the loss is NaN or infinite.
     """
     config = TrainConfig() if config is None else config
     if threads is None:
@@ -229,7 +178,7 @@ def _train(config: TrainConfig, progress: bool, stream) -> TrainResult:
     train_set, test_set = load_split(config.data_config())
     tokens, images, labels = model_inputs(train_set, config.dtype, config.ablate)
     test_inputs = model_inputs(test_set, config.dtype, config.ablate)
-    model = build_model(config, len(train_set.vocab))
+    model = build_model(config, train_set)
     optimizer = make_optimizer(config)
     rng = numpy.random.default_rng(config.seed)
     n = len(train_set)
@@ -245,10 +194,14 @@ def _train(config: TrainConfig, progress: bool, stream) -> TrainResult:
             t, im, y = take(tokens, index), take(images, index), take(labels, index)
             logits = model.forward(t, im)
             loss, cache = bce_with_logits_forward(logits, y)
-            model.backward(bce_with_logits_backward(1.0, cache))
-            optimizer.step(model.params, model.grads)
             # logging: one host copy of the loss and of the number correct per batch
             step_losses.append(float(to_numpy(loss)))
+            if not math.isfinite(step_losses[-1]):
+                raise TrainingDiverged(
+                    f"training diverged at epoch {epoch}, batch {b}: the loss is {step_losses[-1]} "
+                    f"(learning rate {config.lr:g} too large?); nothing was saved")
+            model.backward(bce_with_logits_backward(1.0, cache))
+            optimizer.step(model.params, model.grads)
             loss_sum += step_losses[-1] * len(index)
             correct += count_correct(logits, y)
             seen += len(index)
@@ -259,6 +212,7 @@ def _train(config: TrainConfig, progress: bool, stream) -> TrainResult:
         bar.close(loss=loss_sum / seen, acc=correct / seen, test_acc=test["accuracy"])
     train_seconds = time.perf_counter() - start
     final_train = evaluate(model, tokens, images, labels)
+    _check_finite(model, final_train, history[-1])
     metrics = {
         "test_accuracy": history[-1]["test_accuracy"],
         "test_loss": history[-1]["test_loss"],
@@ -282,82 +236,24 @@ def _train(config: TrainConfig, progress: bool, stream) -> TrainResult:
     return TrainResult(model, config, metrics, history, step_losses, test_set)
 
 
+def _check_finite(model: GeminiModel, final_train: dict, last_epoch: dict) -> None:
+    """After the last step: every parameter and loss finite, else TrainingDiverged."""
+    losses = (final_train["loss"], last_epoch["test_loss"])
+    bad = [name for name, p in model.params.items() if not numpy.all(numpy.isfinite(to_numpy(p)))]
+    if bad or not all(math.isfinite(x) for x in losses):
+        what = f"parameters {', '.join(bad[:3])} hold NaN or inf" if bad else f"the final losses are {losses}"
+        raise TrainingDiverged(f"training diverged: {what}; nothing was saved")
+
+
 # ----------------------------------------------------------------------------- checkpoint-level evaluation
 
 
-def evaluate_model_on_split(model: GeminiModel, data_config: dict, batch_size: int = 200) -> dict:
+def evaluate_model_on_split(model: GeminiModel, data_config: DataConfig, batch_size: int = 200) -> dict:
     """Accuracy and loss of ``model`` on the held-out pairs that ``data_config`` describes.
 
-    data_config: as from :meth:`TrainConfig.data_config` (stored in every
-    checkpoint), so a saved model is evaluated on exactly its own test split.
+    data_config: stored in every checkpoint, so a saved model is evaluated on
+    exactly its own test split.
     """
     _, test_set = load_split(data_config)
-    inputs = model_inputs(test_set, model.dtype, data_config.get("ablate"))
+    inputs = model_inputs(test_set, model.dtype, data_config.ablate)
     return evaluate(model, *inputs, batch_size=batch_size)
-
-
-# ----------------------------------------------------------------------------- figures
-
-
-def save_plots(result: TrainResult, directory, n_examples: int = 4) -> list:
-    """Write the run's figures as PNG files into ``directory``; returns their paths.
-
-    curves.png     left: the training loss of every batch and the test loss after
-                   each epoch; right: train (running) and test accuracy per epoch
-    attention.png  for a few test pairs: the image, and the fusion attention of
-                   each caption token over the image patches (mean over heads)
-
-    Drawn with ``gemini_np.viz`` (Chinese labels in a CJK font when one is
-    installed, else in pinyin). Every figure is closed after saving.
-    """
-    import matplotlib.pyplot as plt
-
-    from . import viz
-
-    directory = Path(directory)
-    fig, (ax_loss, ax_acc) = viz.subplots(1, 2, figsize=(9.0, 3.2))
-    steps_per_epoch = len(result.step_losses) / max(1, len(result.history))
-    epochs = [h["epoch"] for h in result.history]
-    ax_loss.plot([(i + 1) / steps_per_epoch for i in range(len(result.step_losses))], result.step_losses,
-                 linewidth=0.8, label="train (each batch)")
-    ax_loss.plot(epochs, [h["test_loss"] for h in result.history], "o-", label="test (end of epoch)")
-    ax_loss.set(xlabel="epoch", ylabel="binary cross-entropy", title="loss")
-    ax_loss.legend()
-    ax_acc.plot(epochs, [h["train_accuracy"] for h in result.history], "o-", label="train (running)")
-    ax_acc.plot(epochs, [h["test_accuracy"] for h in result.history], "s-", label="test")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0.0, 1.05), title="accuracy")
-    ax_acc.legend()
-    paths = [viz.save_figure(fig, directory / "curves.png")]
-    plt.close(fig)
-
-    fig = attention_figure(result.model, result.test_set, n_examples, result.config.ablate)
-    paths.append(viz.save_figure(fig, directory / "attention.png"))
-    plt.close(fig)
-    return paths
-
-
-def attention_figure(model: GeminiModel, data: MatchingDataset, n_examples: int = 4, ablate=None):
-    """Images of the first ``n_examples`` pairs of ``data`` and, below each, the
-    last fusion layer's attention from the caption tokens (rows) to the image
-    patches (columns), averaged over heads. Returns the Figure."""
-    from . import viz
-
-    picked = data.subset(numpy.arange(min(n_examples, len(data))))
-    tokens, images, labels = model_inputs(picked, model.dtype, ablate)
-    logits = to_numpy(model.forward(tokens, images))
-    weights = to_numpy(model.attention_maps["fusion"][-1]).mean(axis=1)  # (B, n+m, n+m), mean over heads
-    n = picked.tokens.shape[1]
-    fig, axes = viz.subplots(2, len(picked), figsize=(3.2 * len(picked), 5.4), squeeze=False)
-    for j in range(len(picked)):
-        words = picked.vocab.decode(picked.tokens[j])
-        verdict = "match" if logits[j] > 0 else "no match"
-        truth = "match" if picked.labels[j] > 0.5 else "no match"
-        axes[0, j].imshow(numpy.clip(picked.images[j], 0.0, 1.0), interpolation="nearest")
-        axes[0, j].set_xticks([])
-        axes[0, j].set_yticks([])
-        axes[0, j].set_title(f"model: {verdict} (p={1 / (1 + numpy.exp(-logits[j])):.2f})\nlabel: {truth}", fontsize=8)
-        text_to_image = weights[j, : len(words), n:]  # caption tokens -> patches
-        patch_labels = [str(k) for k in range(text_to_image.shape[1])]
-        viz.attention_heatmap(text_to_image, words, patch_labels, ax=axes[1, j], colorbar=False, annotate=False,
-                              xlabel="image patch (row-major)", ylabel="caption token")
-    return fig

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import nbformat
 
-from gemini_np._atomic import atomic_open
+from gemini_np.files import atomic_open
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "tutorials"

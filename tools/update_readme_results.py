@@ -17,7 +17,7 @@ import platform
 import sys
 from pathlib import Path
 
-from gemini_np._atomic import atomic_open
+from gemini_np.files import atomic_open
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

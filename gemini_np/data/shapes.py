@@ -31,10 +31,9 @@ differ clearly (a small disc, a full square, a triangle), so that is possible.
 from __future__ import annotations
 
 import dataclasses
-import numbers
-
 import numpy
 
+from ..validation import check_choice, check_int, check_positive_int, check_real
 from .vocab import Vocabulary
 
 #: (Chinese word, English word, RGB) for each colour.
@@ -154,14 +153,15 @@ def make_dataset(n_samples: int = 1000, seed: int = 0, language: str = "zh", ima
     n_samples must be a positive multiple of 4 (pairs come in balanced units of
     four, see the module docstring). The pairs are shuffled.
     """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 4 or n_samples % 4:
+    if check_positive_int(n_samples, "n_samples") % 4:
         raise ValueError(
             f"n_samples must be a positive multiple of 4 (pairs come in balanced units of four), got {n_samples!r}"
         )
-    if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
-    if isinstance(image_size, bool) or not isinstance(image_size, numbers.Integral) or image_size < 8:
-        raise ValueError(f"image_size must be an int >= 8, got {image_size!r}")
+    check_choice(language, "language", LANGUAGES)
+    check_int(image_size, "image_size", minimum=8)
+    check_int(seed, "seed", minimum=0)
+    check_int(jitter, "jitter", minimum=0)
+    check_real(noise, "noise", minimum=0.0)
     rng = numpy.random.default_rng(seed)
     units = n_samples // 4
     images, image_attrs, caption_attrs, image_ids, labels = [], [], [], [], []
@@ -205,7 +205,7 @@ def split_indices(n: int, test_fraction: float = 0.2, seed: int = 42):
     Returns (train_index, test_index), int64 arrays; the test part has
     ceil(test_fraction · n) pairs (200 of 1000 by default).
     """
-    if not 0.0 < test_fraction < 1.0:
+    if not 0.0 < check_real(test_fraction, "test_fraction") < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
     n_test = int(numpy.ceil(test_fraction * n))
     if not 0 < n_test < n:

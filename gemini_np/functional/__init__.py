@@ -2,6 +2,7 @@
 ``backward(dout, cache) -> grads``. No state, no classes needed."""
 from .activations import gelu_backward, gelu_forward, relu_backward, relu_forward
 from .attention import AttentionCache, attention_backward, attention_forward
+from .blocked import BlockedAttentionCache
 from .embedding import embedding_backward, embedding_forward
 from .fusion import FusionCache, fusion_attention_backward, fusion_attention_forward
 from .grouped_linear import grouped_linear_backward, grouped_linear_forward
@@ -20,6 +21,7 @@ from .softmax import softmax, softmax_backward
 
 __all__ = [
     "AttentionCache",
+    "BlockedAttentionCache",
     "FusionCache",
     "PatchAttentionCache",
     "attention_backward",

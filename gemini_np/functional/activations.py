@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .._checks import check_dout, check_float_array
+from ..validation import check_dout, check_float_array
 from ..backend import array_namespace
 
 _GELU_C = math.sqrt(2.0 / math.pi)  # Python floats keep float32 inputs float32

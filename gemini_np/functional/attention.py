@@ -15,14 +15,16 @@ Backward, the same lines in reverse:
     dQ = scale · dS K             from S = Q Kᵀ · scale
     dK = scale · dSᵀ Q            from S = Q Kᵀ · scale
 
-Speed without a second algorithm: the code below computes exactly these lines, but
-scales Q (n_q·d_k numbers) instead of S (n_q·n_k), and lets every step after
+These are the lines of :func:`gemini_np.reference.attention_forward` and
+:func:`gemini_np.reference.attention_backward`, the textbook version to read
+first. The code below computes exactly the same lines, optimised: it scales Q
+(n_q·d_k numbers) instead of S (n_q·n_k), and lets every step after
 ``S = Q Kᵀ`` overwrite the one n_q × n_k buffer (``s -= m``, ``exp(s, out=s)``,
-``s /= l``) instead of allocating a fresh matrix per line; the backward does the same
-with dP's buffer, which becomes dS. The step-by-step version is in the tutorials.
-The two products with a transposed n_q × n_k matrix, Pᵀ dO and dSᵀ Q, are formed as
-(dOᵀ P)ᵀ and (Qᵀ dS)ᵀ: the same numbers, but BLAS (OpenBLAS float64 in particular) is
-up to twice as fast when the large operand is not the transposed one.
+``s /= l``) instead of allocating a fresh matrix per line; the backward does the
+same with dP's buffer, which becomes dS. The two products with a transposed
+n_q × n_k matrix, Pᵀ dO and dSᵀ Q, are formed as (dOᵀ P)ᵀ and (Qᵀ dS)ᵀ: the same
+numbers, but BLAS (OpenBLAS float64 in particular) is up to twice as fast when
+the large operand is not the transposed one.
 
 ``block_size=b`` switches to the memory-efficient path (:mod:`.blocked`): an online
 softmax over blocks of b queries × b keys that never holds the n_q × n_k matrix.
@@ -31,32 +33,37 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .._checks import (
+from ..backend import array_namespace, private_copy, read_only
+from ..validation import (
     check_dout,
-    check_has_keys,
     check_float_array,
+    check_has_keys,
     check_mask,
+    check_positive_int,
     check_same_batch,
     check_same_dtype,
     check_scale,
 )
-from ..backend import array_namespace
-from .blocked import blocked_attention_backward, blocked_attention_forward, check_block_size
-from .softmax import _softmax_inplace, rowsum_product
+from .blocked import BlockedAttentionCache, blocked_attention_backward, blocked_attention_forward
+from .masking import apply_mask
+from .softmax import rowsum_product, softmax_inplace
 
 
 class AttentionCache(NamedTuple):
-    """What the backward pass needs from the forward pass."""
+    """What the backward pass needs from the forward pass (the plain path).
+
+    The cache keeps its own copy of ``out``, so editing the returned output never
+    changes the gradients, and ``weights`` is read-only. Like PyTorch's autograd it
+    refers to your q, k, v themselves: do not modify them before the backward.
+    """
 
     q: Any  # (..., n_q, d_k)
     k: Any  # (..., n_k, d_k)
     v: Any  # (..., n_k, d_v)
     mask: Any  # None, or bool/float broadcastable to (..., n_q, n_k)
     scale: float
-    weights: Any  # P, (..., n_q, n_k); None on the blocked path
+    weights: Any  # P, (..., n_q, n_k)
     out: Any  # O, (..., n_q, d_v)
-    lse: Any = None  # blocked path: log Σ_j exp(S_ij) per query row, (..., n_q, 1)
-    block_size: Any = None  # blocked path: queries and keys per block; None on the plain path
 
 
 def attention_forward(q, k, v, mask=None, scale=None, block_size=None):
@@ -65,6 +72,7 @@ def attention_forward(q, k, v, mask=None, scale=None, block_size=None):
     q: (..., n_q, d_k)   queries
     k: (..., n_k, d_k)   keys
     v: (..., n_k, d_v)   values
+    The batch dims ``...`` must be equal for q, k and v (they are not broadcast).
     mask: optional, broadcastable to (..., n_q, n_k). Boolean: True where a
         query may attend. Float: added to the scaled logits (use -inf to block).
         A query whose keys are all masked out gets a zero output row.
@@ -74,17 +82,15 @@ def attention_forward(q, k, v, mask=None, scale=None, block_size=None):
         n_q × n_k matrix (same result to rounding; see :mod:`.blocked`).
 
     Returns (out, cache): out (..., n_q, d_v) in the inputs' dtype;
-    cache.weights is the attention matrix P (..., n_q, n_k), or None on the
-    blocked path, whose cache keeps cache.lse (..., n_q, 1) instead.
+    cache.weights is the attention matrix P (..., n_q, n_k). On the blocked
+    path the cache is a :class:`BlockedAttentionCache`, which keeps the
+    log-sum-exp of each query row instead of P.
     """
-    q, k, v, mask, scale = _check_inputs(q, k, v, mask, scale)
-    block_size = check_block_size(block_size)
+    mask, scale = check_attention_inputs(q, k, v, mask, scale)
     if block_size is not None:
-        out, lse = blocked_attention_forward(q, k, v, mask, scale, block_size)
-        return out, AttentionCache(q, k, v, mask, scale, None, out, lse, block_size)
-    s = (q * scale) @ k.mT  # S = Q Kᵀ / √d_k (scaling Q is the same product, n_k/d_k times cheaper)
-    weights, out = masked_softmax_attention(s, v, mask)
-    return out, AttentionCache(q, k, v, mask, scale, weights, out)
+        return blocked_attention_forward(q, k, v, mask, scale, check_positive_int(block_size, "block_size"))
+    out, cache = _attention_forward(q, k, v, mask, scale)
+    return out, cache._replace(out=private_copy(out))  # you may edit out: the backward reads its own copy
 
 
 def attention_backward(dout, cache):
@@ -95,8 +101,20 @@ def attention_backward(dout, cache):
     gradient; a fully masked query row gets zero dq.
     """
     check_dout(dout, cache.out)
-    if cache.weights is None:  # blocked path: recompute P block by block
+    if isinstance(cache, BlockedAttentionCache):  # recompute P block by block
         return blocked_attention_backward(dout, cache)
+    return _attention_backward(dout, cache)
+
+
+def _attention_forward(q, k, v, mask, scale):
+    """The forward without input checks or copies, for callers that have checked (patch attention)."""
+    s = (q * scale) @ k.mT  # S = Q Kᵀ / √d_k (scaling Q is the same product, n_k/d_k times cheaper)
+    weights, out = masked_softmax_attention(s, v, mask)
+    return out, AttentionCache(q, k, v, mask, scale, read_only(weights), out)
+
+
+def _attention_backward(dout, cache):
+    """The backward without checking ``dout``."""
     ds, dv = softmax_attention_backward(dout, cache.weights, cache.out, cache.v)
     dq = ds @ cache.k  # from S = Q Kᵀ · scale: dQ = scale · dS K ...
     dq *= cache.scale  # ... (scaled in place: no second (n_q, d_k) array)
@@ -112,12 +130,8 @@ def masked_softmax_attention(s, v, mask=None):
     overwritten (its buffer becomes P). v: (..., n_k, d_v).
     Returns (weights P, out O = P v).
     """
-    xp = array_namespace(s, v)
-    if mask is not None and mask.dtype == xp.bool:
-        s = xp.where(mask, s, -xp.inf)  # False = may not attend: weight exactly 0
-    elif mask is not None:
-        s += mask if mask.dtype == s.dtype else xp.astype(mask, s.dtype)  # float mask is added to the logits
-    weights = _softmax_inplace(s, axis=-1)  # P = softmax(S), row by row, in s's buffer
+    s = apply_mask(s, mask)  # S + mask, or -inf where a bool mask is False
+    weights = softmax_inplace(s, axis=-1)  # P = softmax(S), row by row, in s's buffer
     return weights, weights @ v  # O = P V
 
 
@@ -135,7 +149,8 @@ def softmax_attention_backward(dout, weights, out, v):
     return ds, dv
 
 
-def _check_inputs(q, k, v, mask, scale):
+def check_attention_inputs(q, k, v, mask, scale):
+    """Validate attention's inputs (shapes, dtypes, one library); returns (mask, scale)."""
     for name, a in (("q", q), ("k", k), ("v", v)):
         check_float_array(a, name, min_ndim=2)
     array_namespace(q, k, v)
@@ -153,5 +168,4 @@ def _check_inputs(q, k, v, mask, scale):
     check_has_keys(k)
     check_same_batch(q=q, k=k, v=v)
     logits_shape = tuple(q.shape[:-1]) + (k.shape[-2],)
-    mask = check_mask(mask, logits_shape, like=q)
-    return q, k, v, mask, check_scale(scale, q.shape[-1])
+    return check_mask(mask, logits_shape, like=q), check_scale(scale, q.shape[-1])

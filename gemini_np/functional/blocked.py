@@ -42,25 +42,37 @@ is computing S = Q Kᵀ twice (once forward, once backward).
 
 A query row whose keys are all masked out has m = -inf throughout; we then shift by
 0 instead of -inf (never -inf − (-inf) = nan), l stays 0, and its output, lse-based
-weights and gradients are all 0.
+weights and gradients are all 0 (the rule of :mod:`.masking`, shared with the plain path).
 """
 from __future__ import annotations
 
-import numbers
+from typing import Any, NamedTuple
 
-from ..backend import array_namespace, device_kwargs
+from ..backend import array_namespace, device_kwargs, private_copy
+from .masking import apply_mask, finite_shift, nonzero
 from .softmax import exp_inplace, rowsum_product
 
 
-def check_block_size(block_size):
-    """None, or a positive int (the number of queries and of keys per block)."""
-    if block_size is None:
+class BlockedAttentionCache(NamedTuple):
+    """What the blocked backward needs: no n_q × n_k matrix, the log-sum-exp per row instead.
+
+    Like the plain path's cache it keeps its own copy of ``out`` (the returned
+    output may be edited freely) and refers to the caller's q, k, v and mask.
+    """
+
+    q: Any  # (..., n_q, d_k)
+    k: Any  # (..., n_k, d_k)
+    v: Any  # (..., n_k, d_v)
+    mask: Any  # None, or bool/float broadcastable to (..., n_q, n_k)
+    scale: float
+    out: Any  # O, (..., n_q, d_v)
+    lse: Any  # log Σ_j exp(S_ij) per query row, (..., n_q, 1)
+    block_size: int  # queries and keys per block
+
+    @property
+    def weights(self):
+        """None: the blocked path never forms P (rebuild a row with exp(S_ij − lse_i))."""
         return None
-    if isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral):
-        raise TypeError(f"block_size must be a positive int or None, got {block_size!r} ({type(block_size).__name__})")
-    if block_size < 1:
-        raise ValueError(f"block_size must be a positive int, got {block_size}")
-    return int(block_size)
 
 
 def blocked_attention_forward(q, k, v, mask, scale, block_size):
@@ -71,17 +83,17 @@ def blocked_attention_forward(q, k, v, mask, scale, block_size):
     float, broadcastable to (..., n_q, n_k); block_size: b, the number of queries and
     of keys per block (the last block may be shorter).
 
-    Returns (out (..., n_q, d_v), lse (..., n_q, 1)), both in the inputs' dtype.
+    Returns (out (..., n_q, d_v), :class:`BlockedAttentionCache`), in the inputs' dtype.
     """
     xp = array_namespace(q, k, v)
     like = dict(dtype=q.dtype, **device_kwargs(q))
-    q = q * scale  # scale Q once instead of every block of S
+    q_scaled = q * scale  # scale Q once instead of every block of S
     out = xp.empty(tuple(q.shape[:-1]) + (v.shape[-1],), **like)
     lse = xp.empty(tuple(q.shape[:-1]) + (1,), **like)
     for rows in _blocks(q.shape[-2], block_size):  # query rows never interact: one block at a time
         out[..., rows, :], lse[..., rows, :] = online_softmax_attention(
-            q[..., rows, :], k, v, _mask_rows(mask, rows), block_size)
-    return out, lse
+            q_scaled[..., rows, :], k, v, _mask_rows(mask, rows), block_size)
+    return out, BlockedAttentionCache(q, k, v, mask, scale, private_copy(out), lse, block_size)
 
 
 def online_softmax_attention(q, k, v, mask, block_size):
@@ -99,7 +111,7 @@ def online_softmax_attention(q, k, v, mask, block_size):
     for keys in _blocks(k.shape[-2], block_size):
         s = _block_logits(q, k[..., keys, :], mask, keys)  # S_b = Q K_bᵀ · scale (+ mask)
         m_new = xp.maximum(m, xp.max(s, axis=-1, keepdims=True))  # m_new = max(m, rowmax S_b)
-        shift = _finite(m_new)  # = m_new, or 0 while every key so far is masked
+        shift = finite_shift(m_new)  # = m_new, or 0 while every key so far is masked
         s -= shift
         p = exp_inplace(s)  # P̃_b = exp(S_b − m_new), in s's buffer
         alpha = xp.exp(m - shift)  # exp(m_old − m_new): rescales what was summed so far
@@ -107,15 +119,15 @@ def online_softmax_attention(q, k, v, mask, block_size):
         acc *= alpha
         acc += p @ v[..., keys, :]  # acc = α acc + P̃_b V_b
         m = m_new
-    l_safe = xp.where(l == 0, 1.0, l)  # fully masked row: 0 / 1 = 0, log 1 = 0
-    return acc / l_safe, _finite(m) + xp.log(l_safe)  # O = acc / l,  lse = m + log l
+    l_safe = nonzero(l)  # fully masked row: 0 / 1 = 0, log 1 = 0
+    return acc / l_safe, finite_shift(m) + xp.log(l_safe)  # O = acc / l,  lse = m + log l
 
 
 def blocked_attention_backward(dout, cache):
     """Exact gradients of :func:`blocked_attention_forward`, recomputing P block by block.
 
-    dout: (..., n_q, d_v); cache: the AttentionCache of the blocked forward (uses q,
-    k, v, mask, scale, out, lse, block_size). Returns (dq, dk, dv) like q, k, v.
+    dout: (..., n_q, d_v), already checked; cache: a :class:`BlockedAttentionCache`.
+    Returns (dq, dk, dv) like q, k, v.
     """
     c, b = cache, cache.block_size
     xp = array_namespace(dout, c.q)
@@ -155,19 +167,7 @@ def _mask_rows(mask, rows):
 
 def _block_logits(q_scaled, k_b, mask, keys):
     """S_b = (scale·Q) K_bᵀ with the mask's columns for these keys applied. (..., b_q, b)."""
-    xp = array_namespace(q_scaled, k_b)
     s = q_scaled @ k_b.mT
-    if mask is None:
-        return s
-    if mask.ndim > 0 and mask.shape[-1] != 1:  # a mask of width 1 broadcasts over all keys
+    if mask is not None and mask.ndim > 0 and mask.shape[-1] != 1:  # a mask of width 1 broadcasts over all keys
         mask = mask[..., keys]
-    if mask.dtype == xp.bool:
-        return xp.where(mask, s, -xp.inf)  # False = may not attend: weight exactly 0
-    s += mask if mask.dtype == s.dtype else xp.astype(mask, s.dtype)  # float mask is added
-    return s
-
-
-def _finite(m):
-    """m with -inf (a row with every key masked so far) replaced by 0."""
-    xp = array_namespace(m)
-    return xp.where(m == -xp.inf, 0.0, m)
+    return apply_mask(s, mask)

@@ -1,9 +1,7 @@
 """Embedding lookup with a padding id: token ids -> rows of a table."""
 from __future__ import annotations
 
-import numbers
-
-from .._checks import check_dout, check_float_array, is_integer
+from ..validation import check_dout, check_float_array, is_int, is_integer
 from ..backend import array_namespace, device_kwargs, is_array
 
 
@@ -20,7 +18,7 @@ def embedding_forward(ids, table, padding_id=0):
     check_float_array(table, "table", min_ndim=2)
     if table.ndim != 2:
         raise ValueError(f"table must be (vocab_size, d), got shape {tuple(table.shape)}")
-    if padding_id is not None and (isinstance(padding_id, bool) or not isinstance(padding_id, numbers.Integral)):
+    if padding_id is not None and not is_int(padding_id):
         raise TypeError(f"padding_id must be an int or None, got {padding_id!r}")
     xp = array_namespace(ids, table)
     vocab, d = table.shape
@@ -28,11 +26,10 @@ def embedding_forward(ids, table, padding_id=0):
         raise ValueError(f"padding_id must lie in [0, {vocab}) for a table of {vocab} rows, got {padding_id}")
     # A deliberate, explicit device -> host read of two scalars: CuPy's take() silently
     # wraps out-of-range ids around instead of raising, so the check must happen here.
-    if ids.size and (int(xp.min(ids)) < 0 or int(xp.max(ids)) >= vocab):
-        raise ValueError(
-            f"ids must lie in [0, {vocab}) for a table of {vocab} rows; got values in "
-            f"[{int(xp.min(ids))}, {int(xp.max(ids))}]"
-        )
+    lo, hi = (int(xp.min(ids)), int(xp.max(ids))) if ids.size else (0, 0)
+    if lo < 0 or hi >= vocab:
+        raise ValueError(f"ids must lie in [0, vocab_size={vocab}) for a table of {vocab} rows; "
+                         f"got values in [{lo}, {hi}]")
     flat = xp.reshape(ids, (-1,))
     out = xp.reshape(xp.take(table, flat, axis=0), (*ids.shape, d))  # out = table[ids]
     if padding_id is not None:

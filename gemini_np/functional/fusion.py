@@ -17,25 +17,28 @@ Backward: both branches receive the *same* dS, because S is their sum:
 Equivalently this is one attention over concatenated features,
 ``[Q_t, Q_i] [K_t, K_i]ᵀ``, with scale 1/√d_k (not the default 1/√(2 d_k)
 that the concatenated width would suggest).
+Textbook version: :func:`gemini_np.reference.fusion_attention_forward` / ``_backward``.
 """
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .._checks import (
+from ..backend import array_namespace, private_copy, read_only
+from ..validation import (
     check_dout,
-    check_has_keys,
     check_float_array,
+    check_has_keys,
     check_mask,
     check_same_batch,
     check_same_dtype,
     check_scale,
 )
-from ..backend import array_namespace
 from .attention import masked_softmax_attention, softmax_attention_backward
 
 
 class FusionCache(NamedTuple):
+    """What the backward needs: its own copy of out, the inputs themselves, ``weights`` read-only."""
+
     q_text: Any  # (..., n_q, d_t)
     k_text: Any  # (..., n_k, d_t)
     q_image: Any  # (..., n_q, d_i)
@@ -65,7 +68,7 @@ def fusion_attention_forward(q_text, k_text, q_image, k_image, v, mask=None, sca
     s_image = q_image @ k_image.mT  # Q_i K_iᵀ
     s = (s_text + s_image) * scale  # S = (Q_t K_tᵀ + Q_i K_iᵀ) / √d_k
     weights, out = masked_softmax_attention(s, v, mask)
-    return out, FusionCache(q_text, k_text, q_image, k_image, v, mask, scale, weights, out)
+    return out, FusionCache(q_text, k_text, q_image, k_image, v, mask, scale, read_only(weights), private_copy(out))
 
 
 def fusion_attention_backward(dout, cache):
@@ -102,8 +105,8 @@ def _check_inputs(q_text, k_text, q_image, k_image, v, mask, scale):
     if text_logits != image_logits:
         raise ValueError(
             f"the text logits Q_t K_tᵀ have shape {text_logits} but the image logits Q_i K_iᵀ have shape "
-            f"{image_logits}; the article's sum is only defined when they match (see DESIGN: "
-            f"build both views from one joint text+image sequence)"
+            f"{image_logits}; the article's sum is only defined when they match (build both "
+            f"views from one joint text+image sequence, as gemini_np.nn.FusionAttention does)"
         )
     if k_text.shape[-2] != v.shape[-2]:
         raise ValueError(f"k_text {tuple(k_text.shape)} and v {tuple(v.shape)} must have the same number of keys n_k")

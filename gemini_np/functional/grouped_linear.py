@@ -13,7 +13,7 @@ Done as one batched matmul with the groups in front:
 """
 from __future__ import annotations
 
-from .._checks import check_dout, check_float_array, check_same_dtype
+from ..validation import check_dout, check_float_array, check_same_dtype
 from ..backend import array_namespace
 
 

@@ -4,10 +4,7 @@
 """
 from __future__ import annotations
 
-import math
-import numbers
-
-from .._checks import check_dout, check_float_array, check_same_dtype
+from ..validation import check_dout, check_float_array, check_real, check_same_dtype
 from ..backend import array_namespace
 
 
@@ -20,11 +17,7 @@ def layer_norm_forward(x, gamma, beta, eps=1e-5):
         if tuple(p.shape) != (d,):
             raise ValueError(f"{name} must have shape (d,) = ({d},) to match x {tuple(x.shape)}, got {tuple(p.shape)}")
     check_same_dtype(x=x, gamma=gamma, beta=beta)
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
-        raise TypeError(f"eps must be a positive number, got {eps!r} ({type(eps).__name__})")
-    if not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be positive and finite, got {eps}")
-    eps = float(eps)  # a NumPy float64 scalar would turn float32 x into float64 (NumPy 2 promotion)
+    eps = check_real(eps, "eps", positive=True)  # a Python float: a NumPy float64 would make float32 x float64
     xp = array_namespace(x, gamma, beta)
     mu = xp.mean(x, axis=-1, keepdims=True)  # mean over features
     xc = x - mu

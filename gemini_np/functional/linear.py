@@ -1,7 +1,7 @@
 """Affine layer ``y = x W + b`` (the Q/K/V projections, the feed-forward layers, the head)."""
 from __future__ import annotations
 
-from .._checks import check_dout, check_float_array, check_same_dtype
+from ..validation import check_dout, check_float_array, check_same_dtype
 from ..backend import array_namespace
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numbers
 from typing import Any, NamedTuple
 
-from .._checks import check_float_array, check_same_dtype
+from ..validation import check_float_array, check_same_dtype
 from ..backend import array_namespace
 
 

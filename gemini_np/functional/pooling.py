@@ -1,7 +1,7 @@
 """Masked mean pooling: the average of the valid positions of a sequence."""
 from __future__ import annotations
 
-from .._checks import check_dout, check_float_array, is_bool
+from ..validation import check_dout, check_float_array, is_bool
 from ..backend import array_namespace, device_kwargs, is_array
 
 

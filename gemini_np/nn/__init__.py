@@ -6,11 +6,11 @@
     PatchSelfAttention        attention inside each p×p image patch
     FusionAttention           summed-logit text-view + image-view attention over a joint sequence
     EncoderBlock              pre-LN: x + Attn(LN(x)), then + FFN(LN(.))
-    check_module_gradients    finite-difference check of every parameter tensor
+
+Their gradients are checked by gemini_np.gradcheck.check_module_gradients.
 """
 from .attention import FusionAttention, MultiHeadSelfAttention, PatchSelfAttention, merge_heads, split_heads
 from .block import EncoderBlock
-from .checks import check_module_gradients
 from .layers import Embedding, FeedForward, GroupedLinear, LayerNorm, Linear
 from .module import Module, ModuleList
 
@@ -26,7 +26,6 @@ __all__ = [
     "ModuleList",
     "MultiHeadSelfAttention",
     "PatchSelfAttention",
-    "check_module_gradients",
     "merge_heads",
     "split_heads",
 ]

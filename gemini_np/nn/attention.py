@@ -19,17 +19,17 @@ from ..functional import (
     fusion_attention_forward,
     linear_backward,
     linear_forward,
-    patch_attention_backward,
-    patch_attention_forward,
 )
-from .module import Module, check_positive_int, resolve_rng
+from ..validation import check_positive_int
+from .module import Module, resolve_rng
 
 
 def split_heads(x, n_heads, token_dims=1):
     """(B..., tokens..., d) -> (B..., h, tokens..., d/h).
 
     token_dims: how many axes before the feature axis are token axes (1 for a
-    sequence (n,), 2 for an image (H, W)). Head j gets features j·d_head ... (j+1)·d_head − 1.
+    sequence (n,), 3 for an image in patch layout (H/p, W/p, p·p)). Head j gets
+    features j·d_head ... (j+1)·d_head − 1.
     """
     xp = array_namespace(x)
     *lead, d = x.shape
@@ -59,7 +59,7 @@ class _HeadedProjections(Module):
     every logit of a row, which softmax ignores, so it could never learn.
     """
 
-    token_dims = 1  # token axes between batch and features: 1 for (n,), 2 for (H, W)
+    token_dims = 1  # token axes between batch and features: 1 for (n,), 3 for (H/p, W/p, p·p)
     in_names = ("w_q", "w_k", "w_v")
 
     def __init__(self, d_model, n_heads, rng=None, dtype="float64"):
@@ -127,25 +127,27 @@ class MultiHeadSelfAttention(_HeadedProjections):
 class PatchSelfAttention(_HeadedProjections):
     """Each pixel attends to the pixels of its own p×p patch (the article's Q_ij K_ijᵀ V_ij), per head.
 
-    x: (B, H, W, d_model) -> (B, H, W, d_model). ``self.weights`` holds the last
-    attention matrices (B, h, H/p, W/p, p·p, p·p).
+    x: (B, H/p, W/p, p·p, d_model), an image in the *patch layout* of
+    :func:`~gemini_np.functional.patchify`, -> the same shape. In that layout the
+    article's per-patch attention is ordinary attention over the p·p pixels of
+    each patch, batched over the patch grid: with the heads split off,
+    ``attention_forward`` sees q, k, v of shape (B, h, H/p, W/p, p·p, d_head).
+    (:func:`~gemini_np.functional.patch_attention_forward` does the same on the
+    (H, W) layout, patchifying on the way in and out; the tests check the two agree.)
+    ``self.weights`` holds the last attention matrices (B, h, H/p, W/p, p·p, p·p).
     """
 
-    token_dims = 2  # (H, W)
-
-    def __init__(self, d_model, n_heads, patch_size, rng=None, dtype="float64"):
-        super().__init__(d_model, n_heads, rng=rng, dtype=dtype)
-        self.patch_size = check_positive_int(patch_size, "patch_size")
+    token_dims = 3  # (H/p, W/p, p·p)
 
     def forward(self, x):
-        q, k, v = self._project_in(x)  # (B, h, H, W, d_head) each
-        out, self._cache = patch_attention_forward(q, k, v, self.patch_size)
+        q, k, v = self._project_in(x)  # (B, h, H/p, W/p, p·p, d_head) each
+        out, self._cache = attention_forward(q, k, v)  # softmax(Q_ij K_ijᵀ/√d_head) V_ij for every patch (i, j)
         self.weights = self._cache.weights
         return self._project_out(out)
 
     def backward(self, dy):
         dout = self._backward_out(dy)
-        return self._backward_in(*patch_attention_backward(dout, self._cache))
+        return self._backward_in(*attention_backward(dout, self._cache))
 
 
 class FusionAttention(_HeadedProjections):

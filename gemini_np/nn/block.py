@@ -21,8 +21,8 @@ class EncoderBlock(Module):
     """Pre-LN encoder block; ``attention`` chooses the attention sublayer:
 
     "self":   x (B, n, d_model), forward(x, key_mask) with key_mask bool (B, n)
-    "patch":  x (B, H, W, d_model), each pixel attends inside its p×p patch
-              (needs ``patch_size``), forward(x)
+    "patch":  x (B, H/p, W/p, p·p, d_model), an image in patch layout; each
+              pixel attends inside its own patch, forward(x)
     "fusion": x (B, L, d_model) a joint text+image sequence, summed-logit
               fusion attention, forward(x, key_mask)
 
@@ -30,14 +30,14 @@ class EncoderBlock(Module):
     Returns the same shape as x.
     """
 
-    def __init__(self, d_model, n_heads, d_ff, attention="self", patch_size=None, rng=None, dtype="float64"):
+    def __init__(self, d_model, n_heads, d_ff, attention="self", rng=None, dtype="float64"):
         super().__init__(dtype)
         rng = resolve_rng(rng)
         self.ln1 = self.add_module("ln1", LayerNorm(d_model, dtype=dtype))
         if attention == "self":
             attn = MultiHeadSelfAttention(d_model, n_heads, rng=rng, dtype=dtype)
         elif attention == "patch":
-            attn = PatchSelfAttention(d_model, n_heads, patch_size, rng=rng, dtype=dtype)
+            attn = PatchSelfAttention(d_model, n_heads, rng=rng, dtype=dtype)
         elif attention == "fusion":
             attn = FusionAttention(d_model, n_heads, rng=rng, dtype=dtype)
         else:

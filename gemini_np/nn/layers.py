@@ -18,7 +18,8 @@ from ..functional import (
     linear_forward,
 )
 from ..functional.grouped_linear import grouped_linear_backward, grouped_linear_forward
-from .module import Module, check_positive_int, resolve_rng
+from ..validation import check_positive_int
+from .module import Module, resolve_rng
 
 
 class Linear(Module):

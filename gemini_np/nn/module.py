@@ -12,21 +12,10 @@ Parameters are named with flat dotted keys built from the module tree, so
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy
 
 from ..backend import array_namespace, from_numpy, to_numpy
-
-DTYPES = ("float64", "float32")
-
-
-def resolve_dtype(dtype) -> str:
-    """``"float64"`` (the default, for gradient checks) or ``"float32"``; returns the name."""
-    name = numpy.dtype(dtype).name if dtype is not None else "float64"
-    if name not in DTYPES:
-        raise TypeError(f"dtype must be float64 or float32, got {dtype!r}")
-    return name
+from ..validation import check_dtype, is_int
 
 
 def dtype_name(x) -> str:
@@ -44,15 +33,11 @@ def resolve_rng(rng) -> numpy.random.Generator:
         return rng
     if rng is None:
         return numpy.random.default_rng(0)
-    if isinstance(rng, bool) or not isinstance(rng, numbers.Integral):
+    if not is_int(rng):
         raise TypeError(f"rng must be an int seed or a numpy.random.Generator, got {type(rng).__name__}")
+    if rng < 0:
+        raise ValueError(f"rng seed must be a non-negative int, got {rng}")
     return numpy.random.default_rng(int(rng))
-
-
-def check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 class Module:
@@ -65,7 +50,7 @@ class Module:
     """
 
     def __init__(self, dtype="float64"):
-        self.dtype = resolve_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         self._params: dict = {}
         self._grads: dict = {}
         self._modules: dict = {}

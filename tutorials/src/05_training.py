@@ -24,7 +24,9 @@ import numpy as np
 
 import gemini_np as gnp
 from gemini_np import data, viz
-from gemini_np.train import TrainConfig, load_split, model_inputs, train
+from gemini_np.data import load_split, model_inputs
+from gemini_np.model import ModelConfig
+from gemini_np.train import TrainConfig, train
 
 np.set_printoptions(precision=3, suppress=True)
 
@@ -40,7 +42,7 @@ np.set_printoptions(precision=3, suppress=True)
 
 # %%
 # the article's protocol: 1000 pairs, 80/20 split (seed 42), 10 epochs, batch 32, Adam; in float32 (see below)
-config = TrainConfig(dtype="float32")
+config = TrainConfig(model=ModelConfig(dtype="float32"))
 train_set, test_set = load_split(config.data_config())
 print(f"pairs: {len(train_set)} train + {len(test_set)} test; positives: "
       f"{int(train_set.labels.sum())} train, {int(test_set.labels.sum())} test")
@@ -130,7 +132,7 @@ plt.show()
 ablation_epochs = 3
 ablations = {}
 for ablate in ("text", "image"):
-    ablated = train(TrainConfig(dtype=config.dtype, ablate=ablate, epochs=ablation_epochs), progress=False)
+    ablated = train(TrainConfig(model=config.model, ablate=ablate, epochs=ablation_epochs), progress=False)
     ablations[ablate] = ablated.metrics["test_accuracy"]
 after_3 = result.history[ablation_epochs - 1]["test_accuracy"]
 print(f"{'model sees':<22} {'epochs':>8} {'test accuracy':>13}")
