@@ -11,7 +11,7 @@ device ``device1`` stands in for CuPy:
 
     PYTHONPATH=. python3 benchmarks/gpu_check.py --dry-run
 
-Part 1, parity. Every op of ``gemini_np.functional`` runs forward and backward
+Part 1, parity. Every op of the registry (``gemini_np.functional.registry.OPS``) runs forward and backward
 on the GPU in float64 and in float32, and one whole training step of a small
 ``GeminiModel`` (forward, backward, optimizer update) runs on the GPU in
 float64. Each result must
@@ -54,7 +54,6 @@ raises), 2 when CuPy or a GPU is missing (and not ``--dry-run``).
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import platform
 import statistics
@@ -62,7 +61,6 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -205,84 +203,8 @@ def compare(target, check, what, dtype, results, references):
 # --------------------------------------------------------------------------- op cases
 
 
-class Case(NamedTuple):
-    forward: Callable  # forward(**inputs) -> (out, cache)
-    backward: Callable  # backward(dout, cache) -> grad or tuple of grads
-    inputs: dict  # name -> host float64 / bool / int array
-
-
-def _bool_mask(rng, shape):
-    mask = rng.random(shape) < 0.6
-    mask[..., 0] = True
-    mask[..., 1, :] = False  # a fully masked query row: zero output and gradients
-    return mask
-
-
-def _float_mask(rng, shape):
-    mask = np.where(rng.random(shape) < 0.7, rng.standard_normal(shape), -np.inf)
-    mask[..., 0] = 0.0
-    return mask
-
-
-def op_cases(rng, small: bool) -> dict:
-    """Every functional op, at sizes that exercise real GPU kernels (tiny in the dry run)."""
-    b, n, m, d = (2, 5, 7, 4) if small else (4, 48, 64, 32)
-    r = rng.standard_normal
-
-    def attention(mask=None, **kw):
-        return Case(
-            lambda q, k, v, mask: F.attention_forward(q, k, v, mask=mask, **kw),
-            F.attention_backward,
-            {"q": r((b, n, d)), "k": r((b, m, d)), "v": r((b, m, d + 1)), "mask": mask},
-        )
-
-    cases = {
-        # logits of a few units: float32's error in exp(x) grows like |x|·u, so huge logits would test
-        # float32 itself, not the GPU (their stability is checked in tests/test_softmax.py)
-        "softmax": Case(lambda x: (y := F.softmax(x), y), lambda dy, y: F.softmax_backward(dy, y), {"x": r((b, n, m)) * 4}),
-        "attention": attention(),
-        "attention, bool mask": attention(_bool_mask(rng, (n, m))),
-        "attention, float mask": attention(_float_mask(rng, (b, n, m)), scale=0.2),
-        "fusion attention": Case(
-            F.fusion_attention_forward,
-            F.fusion_attention_backward,
-            {"q_text": r((b, n, d)), "k_text": r((b, m, d)), "q_image": r((b, n, d // 2)),
-             "k_image": r((b, m, d // 2)), "v": r((b, m, d)), "mask": _bool_mask(rng, (b, n, m))},
-        ),
-        "patch attention": Case(
-            lambda q, k, v: F.patch_attention_forward(q, k, v, patch_size=2),
-            F.patch_attention_backward,
-            {"q": r((2, 4, 6, d)), "k": r((2, 4, 6, d)), "v": r((2, 4, 6, 3))},
-        ),
-        "patchify / unpatchify": Case(lambda x: (F.patchify(x, 2), None), lambda dy, _: F.unpatchify(dy, 2), {"x": r((2, 4, 6, 3))}),
-        "linear": Case(F.linear_forward, F.linear_backward, {"x": r((b, n, d)), "w": r((d, 2 * d)), "b": r((2 * d,))}),
-        "grouped linear": Case(F.grouped_linear_forward, F.grouped_linear_backward,
-                               {"x": r((b, n, 4, d)), "w": r((4, d, 3)), "b": r((3,))}),
-        "layer norm": Case(F.layer_norm_forward, F.layer_norm_backward, {"x": r((b, n, d)) * 3 + 1, "gamma": r((d,)), "beta": r((d,))}),
-        "relu": Case(F.relu_forward, F.relu_backward, {"x": r((b, n, d))}),
-        "gelu": Case(F.gelu_forward, F.gelu_backward, {"x": r((b, n, d)) * 3}),
-        "embedding (padding 0)": Case(
-            F.embedding_forward, F.embedding_backward,
-            {"ids": rng.integers(0, 11, size=(b, n)), "table": r((11, d))},  # repeated ids and padding
-        ),
-        "masked mean": Case(
-            F.masked_mean_forward, F.masked_mean_backward,
-            {"x": r((b, n, d)), "mask": np.concatenate([rng.random((b - 1, n)) < 0.5, np.zeros((1, n), bool)])},
-        ),
-        "bce with logits": Case(
-            F.bce_with_logits_forward, F.bce_with_logits_backward,
-            {"logits": np.concatenate([r((b * n,)) * 5, [1e3, -1e3]]), "labels": (rng.random(b * n + 2) < 0.5) * 1.0},
-        ),
-        "sigmoid": Case(lambda z: (s := F.sigmoid(z), s), lambda ds, s: ds * s * (1.0 - s), {"z": r((b, n)) * 10}),
-    }
-    if "block_size" in inspect.signature(F.attention_forward).parameters:
-        cases["attention, blocked"] = attention(block_size=16 if not small else 3)
-        cases["attention, blocked, bool mask"] = attention(_bool_mask(rng, (n, m)), block_size=16 if not small else 2)
-    return cases
-
-
 def _cast(host, dtype):
-    """Float arrays to ``dtype``; bool/int arrays unchanged."""
+    """Float arrays to ``dtype``; bool/int arrays and non-arrays unchanged."""
     if isinstance(host, np.ndarray) and host.dtype.kind == "f":
         return host.astype(dtype)
     return host
@@ -292,36 +214,39 @@ def _as_tuple(g):
     return g if isinstance(g, tuple) else (g,)
 
 
-def check_op(target, check, name, case, dtype, seed):
-    inputs = {k: _cast(v, dtype) for k, v in case.inputs.items()}
+def check_op(target, check, op, example, dtype, seed):
+    """One registry entry (gemini_np.functional.registry) on the target against NumPy float64."""
+    inputs = {k: _cast(v, dtype) for k, v in {**example.inputs, **example.static}.items()}
     # The reference sees exactly the target's inputs: rounded to dtype, then widened to float64.
     ref_inputs = {k: _cast(v, np.float64) for k, v in inputs.items()}
-    out_ref, cache_ref = case.forward(**ref_inputs)
+    out_ref, cache_ref = op.forward(**ref_inputs)
     dout = np.random.default_rng(seed).standard_normal(np.shape(out_ref)).astype(dtype)
-    grads_ref = _as_tuple(case.backward(dout.astype(np.float64), cache_ref))
+    grads_ref = _as_tuple(op.backward(dout.astype(np.float64), cache_ref))
 
-    out, cache = case.forward(**{k: target.put(v) for k, v in inputs.items()})
-    grads = _as_tuple(case.backward(target.put(dout), cache))
+    out, cache = op.forward(**{k: target.put(v) if isinstance(v, np.ndarray) else v for k, v in inputs.items()})
+    grads = _as_tuple(op.backward(target.put(dout), cache))
     target.sync()
     results = {"out": out, **{f"grad{i}": g for i, g in enumerate(grads)}}
     references = {"out": out_ref, **{f"grad{i}": g for i, g in enumerate(grads_ref)}}
     if len(grads) != len(grads_ref):
-        check.record(name, dtype, float("inf"), False, f"{len(grads)} gradients, expected {len(grads_ref)}")
+        check.record(op.name, dtype, float("inf"), False, f"{len(grads)} gradients, expected {len(grads_ref)}")
         return
     if getattr(cache_ref, "weights", None) is not None:
         results["weights"], references["weights"] = cache.weights, cache_ref.weights
-    compare(target, check, name, dtype, results, references)
+    compare(target, check, op.name, dtype, results, references)
 
 
 def run_op_parity(target, check, small):
-    cases = op_cases(np.random.default_rng(0), small)
-    log(f"[parity] {len(cases)} ops x {len(DTYPES)} dtypes, forward and backward, against NumPy float64")
+    """Every entry of the op registry, at sizes that exercise real GPU kernels (tiny in the dry run)."""
+    from gemini_np.functional.registry import LARGE, OPS, TINY
+
+    log(f"[parity] {len(OPS)} ops x {len(DTYPES)} dtypes, forward and backward, against NumPy float64")
     for dtype in DTYPES:
-        for i, (name, case) in enumerate(cases.items()):
+        for i, op in enumerate(OPS):
             try:
-                check_op(target, check, name, case, dtype, seed=i)
+                check_op(target, check, op, op.make_example(TINY if small else LARGE), dtype, seed=i)
             except Exception as exc:  # report and go on: one broken op must not hide the others
-                check.record(name, dtype, float("inf"), False, f"raised {type(exc).__name__}: {exc}")
+                check.record(op.name, dtype, float("inf"), False, f"raised {type(exc).__name__}: {exc}")
                 traceback.print_exc(limit=3)
 
 
@@ -439,7 +364,6 @@ def attention_step(q, k, v, dout, **kwargs):
 
 
 def run_timing(target, sizes, repeats, deadline, cpu_seconds=3.0, block_size=512):
-    blocked = "block_size" in inspect.signature(F.attention_forward).parameters
     rows = []
     log(f"[speed] attention forward+backward, {len(sizes)} sizes x {len(DTYPES)} dtypes")
     for dtype in ("float32", "float64"):
@@ -452,7 +376,7 @@ def run_timing(target, sizes, repeats, deadline, cpu_seconds=3.0, block_size=512
             dev = [target.put(a) for a in host]
             t_gpu = time_target(target, lambda: attention_step(*dev), repeats)
             t_blk = None
-            if blocked and n >= 4 * block_size:  # the memory-efficient path, where it matters: long sequences
+            if n >= 4 * block_size:  # the memory-efficient path, where it matters: long sequences
                 t_blk = time_target(target, lambda: attention_step(*dev, block_size=block_size), repeats)
             t_cpu = time_numpy(lambda: attention_step(*host), budget_s=cpu_seconds)
             gflop = 12 * bh * n * n * d / 1e9  # 6 matmuls of 2·bh·n²·d flops (forward 2, backward 4)
