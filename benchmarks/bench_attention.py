@@ -50,6 +50,7 @@ import numpy
 
 import gemini_np
 from gemini_np import attention_backward, attention_forward
+from gemini_np.progress import ProgressBar
 
 SHAPES = [(32, 128, 64), (32, 512, 64), (8, 1024, 64), (1, 4096, 64)]
 BLOCKED_SHAPE = (1, 4096, 64)
@@ -57,24 +58,6 @@ BLOCK_SIZES = (128, 256, 512)
 
 
 # --------------------------------------------------------------------------- helpers
-
-class Progress:
-    """A one-line progress bar on stderr (no dependency)."""
-
-    def __init__(self, total: int, label: str):
-        self.total, self.done, self.label = max(total, 1), 0, label
-        self.start = time.perf_counter()
-
-    def step(self, what: str = ""):
-        self.done += 1
-        frac = self.done / self.total
-        bar = "#" * int(30 * frac)
-        elapsed = time.perf_counter() - self.start
-        sys.stderr.write(f"\r{self.label} [{bar:<30}] {self.done}/{self.total} {elapsed:5.0f}s {what:<28}")
-        sys.stderr.flush()
-        if self.done == self.total:
-            sys.stderr.write("\n")
-
 
 def blas_threads() -> tuple[int, str]:
     """How many threads NumPy's BLAS uses, and how we know."""
@@ -183,7 +166,7 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def interleaved_medians(fns: dict, repeats: int, progress: Progress | None = None) -> dict:
+def interleaved_medians(fns: dict, repeats: int, progress: ProgressBar | None = None) -> dict:
     """Median wall time of each callable, run alternately, one untimed warm-up each."""
     for fn in fns.values():
         fn()
@@ -281,7 +264,7 @@ def main(argv=None):
     print("attention forward + backward")
     print(header)
     print("-" * len(header))
-    progress = Progress(len(args.dtypes) * len(args.shapes) * repeats, "timing")
+    progress = ProgressBar(len(args.dtypes) * len(args.shapes) * repeats, "timing")
     rows = []
     for dtype in args.dtypes:
         for b, n, d in args.shapes:
@@ -292,6 +275,7 @@ def main(argv=None):
             med = interleaved_medians(fns, repeats, progress)
             rows.append((b, n, d, dtype, med))
             del q, k, v, dout, fns
+    progress.close()
     for b, n, d, dtype, med in rows:
         gf = attention_flops(b, n, d) / 1e9
         line = f"{b:>3} {n:>5} {d:>3} {dtype:>8} | {med['gemini'] * 1e3:>10.1f} {gf / med['gemini']:>6.1f}"
@@ -312,7 +296,7 @@ def blocked_table(dtypes, block_sizes, repeats):
     header = f"{'dtype':>8} {'path':>12} | {'ms':>8} {'time/plain':>10} | {'peak MiB':>9} {'peak/plain':>10}"
     print(header)
     print("-" * len(header))
-    progress = Progress(len(dtypes) * repeats, "blocked")
+    progress = ProgressBar(len(dtypes) * repeats, "blocked")
     lines = []
     for dtype in dtypes:
         q, k, v, dout = inputs(b, n, d, numpy.dtype(dtype))
@@ -325,9 +309,14 @@ def blocked_table(dtypes, block_sizes, repeats):
                 f"{dtype:>8} {name:>12} | {med[name] * 1e3:>8.1f} {med[name] / med['plain']:>9.2f}x"
                 f" | {peaks[name] / 2**20:>9.1f} {peaks[name] / peaks['plain']:>9.1%}"
             )
+    progress.close()
     print("\n".join(lines))
     print()
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted; nothing saved", file=sys.stderr)
+        sys.exit(130)

@@ -19,6 +19,7 @@ class ProgressBar:
 
     def __init__(self, total: int, label: str, stream=None, width: int = 24, enabled: bool = True):
         self.total, self.label, self.width, self.enabled = total, label, width, enabled
+        self.done = 0
         self.stream = sys.stderr if stream is None else stream
         isatty = getattr(self.stream, "isatty", None)
         self.live = bool(isatty and isatty())
@@ -31,9 +32,14 @@ class ProgressBar:
 
     def update(self, done: int, **values) -> None:
         """Redraw the line with ``done`` of ``total`` finished (terminal only)."""
+        self.done = done
         if self.enabled and self.live:
             self.stream.write("\r" + self._line(done, values))
             self.stream.flush()
+
+    def step(self, **values) -> None:
+        """One more finished: ``update(done + 1)``."""
+        self.update(self.done + 1, **values)
 
     def close(self, **values) -> None:
         """Write the finished line and a newline."""

@@ -113,4 +113,4 @@ def _check_inputs(q_text, k_text, q_image, k_image, v, mask, scale):
     check_has_keys(k_text, "k_text")
     check_same_batch(**arrays)
     mask = check_mask(mask, text_logits, like=v)
-    return mask, check_scale(scale, q_text.shape[-1])
+    return mask, check_scale(scale, q_text.shape[-1], name="q_text")
