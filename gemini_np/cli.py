@@ -21,6 +21,8 @@ import os
 import sys
 from pathlib import Path
 
+import numpy
+
 EXIT_FAILED = 1  # a check failed or a run diverged
 EXIT_USAGE = 2  # bad input: flags, values, paths, checkpoints, backend
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
@@ -179,7 +181,8 @@ def cmd_train(args) -> int:
     if args.threads < 0:
         raise UsageError(f"--threads must be 0 (NumPy's default) or a positive count, got {args.threads}")
     _check_outputs(save=args.save, json=args.json, plots=args.plots)
-    result = train(config, progress=not args.quiet, threads=args.threads or None)
+    with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a NaN stops the run (TrainingDiverged)
+        result = train(config, progress=not args.quiet, threads=args.threads or None)
     return report_run(result, args.save, args.json, args.plots)
 
 
@@ -189,7 +192,8 @@ def report_run(result, save=None, json_path=None, plots=None) -> int:
 
     m = result.metrics
     what = "" if m["ablate"] is None else f" (ablated: {m['ablate']} replaced by a constant)"
-    print(f"test accuracy {m['test_accuracy']:.4f} on {m['test_pairs']} held-out pairs{what}")
+    print(f"test accuracy {m['test_accuracy']:.4f} on {m['test_pairs']} held-out pairs "
+          f"(balanced accuracy {m['test_balanced_accuracy']:.4f}){what}")
     print(f"train accuracy {m['train_accuracy']:.4f} on {m['train_pairs']} pairs, "
           f"{_plural(m['epochs'], 'epoch')} in {m['train_seconds']:.1f} s ({m['backend']}, {m['dtype']})")
     if save:
@@ -246,10 +250,11 @@ def cmd_evaluate(args) -> int:
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{args.checkpoint}: its data settings are unusable: {exc}") from None
     result = evaluate_model_on_split(model, data_config)
-    print(f"test accuracy {result['accuracy']:.4f} on {result['pairs']} held-out pairs (loss {result['loss']:.4f})")
+    print(f"test accuracy {result['accuracy']:.4f} on {result['pairs']} held-out pairs "
+          f"(balanced accuracy {result['balanced_accuracy']:.4f}, loss {result['loss']:.4f})")
     if args.json:
-        metrics = {"test_accuracy": result["accuracy"], "test_loss": result["loss"], "test_pairs": result["pairs"],
-                   "checkpoint": str(args.checkpoint)}
+        metrics = {"test_accuracy": result["accuracy"], "test_balanced_accuracy": result["balanced_accuracy"],
+                   "test_loss": result["loss"], "test_pairs": result["pairs"], "checkpoint": str(args.checkpoint)}
         print(f"metrics written to {write_json(args.json, metrics)}")
     return 0
 

@@ -33,12 +33,12 @@ RUNS = (
 def results_block(results: list, config) -> str:
     """The Markdown written between the markers. results: (label, command, metrics) per run."""
     lines = [
-        "| run | test accuracy | train accuracy | training time (s) | command |",
-        "| --- | --- | --- | --- | --- |",
+        "| run | test accuracy | test balanced accuracy | train accuracy | training time (s) | command |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for label, command, m in results:
-        lines.append(f"| {label} | {m['test_accuracy']:.4f} | {m['train_accuracy']:.4f} | "
-                     f"{m['train_seconds']:.1f} | `{command}` |")
+        lines.append(f"| {label} | {m['test_accuracy']:.4f} | {m['test_balanced_accuracy']:.4f} | "
+                     f"{m['train_accuracy']:.4f} | {m['train_seconds']:.1f} | `{command}` |")
     m = results[0][2]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines += [
@@ -95,4 +95,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted; README.md unchanged", file=sys.stderr)
+        sys.exit(130)
