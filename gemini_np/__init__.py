@@ -9,6 +9,8 @@ The public API (fixed by DESIGN.md) is importable from here:
     fusion_attention_forward, fusion_attention_backward   softmax(Q_t K_tᵀ/√d_k + Q_i K_iᵀ/√d_k) V
     numerical_gradient, rel_error, check_gradients
     set_backend, get_backend, use_backend, to_numpy
+
+The textbook version of every attention op, plain math to read: gemini_np.reference.
 """
 from .backend import BackendError, array_namespace, from_numpy, get_backend, set_backend, to_numpy, use_backend
 from .functional import (
@@ -24,6 +26,7 @@ from .functional import (
     unpatchify,
 )
 from .gradcheck import check_gradients, numerical_gradient, rel_error
+from . import reference  # gnp.reference: the textbook version of each attention op (a submodule: its names match the ops')
 
 __version__ = "0.1.0"
 
