@@ -85,6 +85,8 @@ def attention_forward(q, k, v, mask=None, scale=None, block_size=None):
     cache.weights is the attention matrix P (..., n_q, n_k). On the blocked
     path the cache is a :class:`BlockedAttentionCache`, which keeps the
     log-sum-exp of each query row instead of P.
+
+    Textbook version: :func:`gemini_np.reference.attention_forward`.
     """
     mask, scale = check_attention_inputs(q, k, v, mask, scale)
     if block_size is not None:
@@ -99,6 +101,8 @@ def attention_backward(dout, cache):
     dout: (..., n_q, d_v), dL/d(out). cache: from the forward pass.
     Returns (dq, dk, dv) shaped like q, k, v. Masked-out entries get zero
     gradient; a fully masked query row gets zero dq.
+
+    Textbook version: :func:`gemini_np.reference.attention_backward`.
     """
     check_dout(dout, cache.out)
     if isinstance(cache, BlockedAttentionCache):  # recompute P block by block

@@ -43,6 +43,7 @@ is computing S = Q Kᵀ twice (once forward, once backward).
 A query row whose keys are all masked out has m = -inf throughout; we then shift by
 0 instead of -inf (never -inf − (-inf) = nan), l stays 0, and its output, lse-based
 weights and gradients are all 0 (the rule of :mod:`.masking`, shared with the plain path).
+Textbook version (P formed whole): :func:`gemini_np.reference.attention_forward` / ``_backward``.
 """
 from __future__ import annotations
 
@@ -84,6 +85,8 @@ def blocked_attention_forward(q, k, v, mask, scale, block_size):
     of keys per block (the last block may be shorter).
 
     Returns (out (..., n_q, d_v), :class:`BlockedAttentionCache`), in the inputs' dtype.
+
+    Textbook version: :func:`gemini_np.reference.attention_forward` (the same numbers, P formed whole).
     """
     xp = array_namespace(q, k, v)
     like = dict(dtype=q.dtype, **device_kwargs(q))
@@ -128,6 +131,8 @@ def blocked_attention_backward(dout, cache):
 
     dout: (..., n_q, d_v), already checked; cache: a :class:`BlockedAttentionCache`.
     Returns (dq, dk, dv) like q, k, v.
+
+    Textbook version: :func:`gemini_np.reference.attention_backward` (the same numbers, P formed whole).
     """
     c, b = cache, cache.block_size
     xp = array_namespace(dout, c.q)

@@ -62,6 +62,8 @@ def fusion_attention_forward(q_text, k_text, q_image, k_image, v, mask=None, sca
     The two logit matrices must have the same shape (..., n_q, n_k); the
     article's formula is undefined otherwise. Returns (out (..., n_q, d_v),
     cache); cache.weights is P (..., n_q, n_k).
+
+    Textbook version: :func:`gemini_np.reference.fusion_attention_forward`.
     """
     mask, scale = _check_inputs(q_text, k_text, q_image, k_image, v, mask, scale)
     s_text = q_text @ k_text.mT  # Q_t K_tᵀ
@@ -76,6 +78,8 @@ def fusion_attention_backward(dout, cache):
 
     dout: (..., n_q, d_v). Returns (dq_text, dk_text, dq_image, dk_image, dv),
     shaped like the corresponding inputs.
+
+    Textbook version: :func:`gemini_np.reference.fusion_attention_backward`.
     """
     check_dout(dout, cache.out)
     c = cache

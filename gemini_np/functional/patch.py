@@ -37,6 +37,8 @@ def patchify(x, patch_size):
     x: (..., H, W, C) with H and W divisible by p = patch_size.
     Returns (..., H/p, W/p, p·p, C): element [..., i, j, r·p + c, :] is pixel
     x[..., i·p + r, j·p + c, :] (row-major inside a patch).
+
+    Textbook version: :func:`gemini_np.reference.patchify`.
     """
     check_array(x, "x")
     p = check_positive_int(patch_size, "patch_size")
@@ -52,6 +54,8 @@ def unpatchify(patches, patch_size):
     """Inverse of :func:`patchify`.
 
     patches: (..., H/p, W/p, p·p, C) -> (..., H, W, C).
+
+    Textbook version: :func:`gemini_np.reference.unpatchify`.
     """
     check_array(patches, "patches")
     p = check_positive_int(patch_size, "patch_size")
@@ -99,6 +103,8 @@ def patch_attention_forward(q, k, v, patch_size, scale=None):
 
     q, k: (..., H, W, d_k); v: (..., H, W, d_v); patch_size p divides H and W.
     Returns (out (..., H, W, d_v), cache); cache.weights is (..., H/p, W/p, p·p, p·p).
+
+    Textbook version: :func:`gemini_np.reference.patch_attention_forward`.
     """
     for name, a in (("q", q), ("k", k), ("v", v)):
         check_float_array(a, name, min_ndim=3)
@@ -125,6 +131,8 @@ def patch_attention_backward(dout, cache):
 
     dout: (..., H, W, d_v). Returns (dq, dk, dv) shaped like q, k, v.
     Patchify is a pure rearrangement, so its backward is unpatchify.
+
+    Textbook version: :func:`gemini_np.reference.patch_attention_backward`.
     """
     p = cache.patch_size
     check_dout(dout, cache.out)

@@ -19,6 +19,8 @@ def softmax(x, axis=-1):
     x: (..., n) floating array -> y, same shape and dtype; every slice along
     ``axis`` sums to 1. A slice that is entirely ``-inf`` (every key masked
     out) gives all zeros instead of NaN.
+
+    Textbook version: :func:`gemini_np.reference.softmax`.
     """
     check_float_array(x, "x", min_ndim=1)
     axis = check_axis(axis, x.ndim)
@@ -93,6 +95,8 @@ def softmax_backward(dy, y, axis=-1):
 
     Why: ∂y_i/∂x_j = y_i (δ_ij − y_j), so
     dx_j = Σ_i dy_i y_i (δ_ij − y_j) = y_j (dy_j − Σ_i dy_i y_i).
+
+    Textbook version: :func:`gemini_np.reference.softmax_backward`.
     """
     check_float_array(y, "y", min_ndim=1)
     check_dout(dy, y, "dy")
