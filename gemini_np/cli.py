@@ -323,6 +323,8 @@ def main(argv=None) -> int:
         return _error(exc, EXIT_FAILED)
     except (UsageError, BackendError, ValueError, TypeError, OSError) as exc:
         return _error(exc, EXIT_USAGE)
+    except MemoryError:
+        return _error("out of memory: try fewer --samples or a smaller --batch-size", EXIT_USAGE)
 
 
 def _parse(argv):

@@ -20,6 +20,8 @@ from .vocab import UNK_ID
 
 #: What ``ablate`` may be: None, or the modality replaced by a constant.
 ABLATIONS = (None, "text", "image")
+#: The most pairs a data set may hold (about 6 GB of 16×16 RGB float64 images).
+MAX_SAMPLES = 1_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +40,9 @@ class DataConfig:
     def __post_init__(self):
         if check_positive_int(self.samples, "samples") % 4:
             raise ValueError(f"samples must be a multiple of 4 (pairs come in balanced units of four), "
+                             f"got {self.samples}")
+        if self.samples > MAX_SAMPLES:  # the pairs are drawn in memory: 6 KB of float64 pixels each
+            raise ValueError(f"samples must be at most {MAX_SAMPLES:,} (the data set is held in memory), "
                              f"got {self.samples}")
         check_int(self.data_seed, "data_seed", minimum=0)
         check_int(self.split_seed, "split_seed", minimum=0)

@@ -76,7 +76,9 @@ def attention_forward(q, k, v, mask=None, scale=None, block_size=None):
     mask: optional, broadcastable to (..., n_q, n_k). Boolean: True where a
         query may attend. Float: added to the scaled logits (use -inf to block).
         A query whose keys are all masked out gets a zero output row.
-    scale: logit scale, default 1/√d_k.
+    scale: logit scale, a positive finite number; default 1/√d_k. (A scale so large
+        that the logits leave the float range, say 1e308, gives inf/NaN with NumPy's
+        overflow warning, as any NumPy arithmetic does.)
     block_size: None (default) for the plain path, or a positive int b: process
         queries and keys b at a time with an online softmax, never holding an
         n_q × n_k matrix (same result to rounding; see :mod:`.blocked`).
