@@ -228,6 +228,20 @@ def check_dout(dout, out, name: str = "dout"):
     return dout
 
 
+def check_key_mask(key_mask, x, token_dims: int = 1):
+    """A padding mask for the tokens of ``x``: bool, shape x.shape[:-1] (True = a real token), or None."""
+    if key_mask is None:
+        return None
+    check_array(key_mask, "key_mask")
+    array_namespace(key_mask, x)
+    if not is_bool(key_mask):
+        raise TypeError(f"key_mask must be a bool array (True = a real token), got dtype {key_mask.dtype}")
+    if tuple(key_mask.shape) != tuple(x.shape[:-1]):
+        raise ValueError(f"key_mask must have shape {tuple(x.shape[:-1])} (one entry per token of x "
+                         f"{tuple(x.shape)}), got {tuple(key_mask.shape)}")
+    return key_mask
+
+
 def check_has_keys(k, name: str = "k") -> None:
     """Attention needs at least one key: softmax over zero keys is undefined."""
     if k.shape[-2] == 0:

@@ -66,11 +66,17 @@ def fusion_attention_forward(q_text, k_text, q_image, k_image, v, mask=None, sca
     Textbook version: :func:`gemini_np.reference.fusion_attention_forward`.
     """
     mask, scale = _check_inputs(q_text, k_text, q_image, k_image, v, mask, scale)
-    s_text = q_text @ k_text.mT  # Q_t K_tᵀ
-    s_image = q_image @ k_image.mT  # Q_i K_iᵀ
-    s = (s_text + s_image) * scale  # S = (Q_t K_tᵀ + Q_i K_iᵀ) / √d_k
+    out, cache = _fusion_attention_forward(q_text, k_text, q_image, k_image, v, mask, scale)
+    return out, cache._replace(out=private_copy(out))  # you may edit out: the backward reads its own copy
+
+
+def _fusion_attention_forward(q_text, k_text, q_image, k_image, v, mask, scale):
+    """The forward without input checks or copies, for callers that have checked (``nn.FusionAttention``)."""
+    s = q_text @ k_text.mT  # Q_t K_tᵀ
+    s += q_image @ k_image.mT  # Q_t K_tᵀ + Q_i K_iᵀ
+    s *= scale  # S = (Q_t K_tᵀ + Q_i K_iᵀ) / √d_k
     weights, out = masked_softmax_attention(s, v, mask)
-    return out, FusionCache(q_text, k_text, q_image, k_image, v, mask, scale, read_only(weights), private_copy(out))
+    return out, FusionCache(q_text, k_text, q_image, k_image, v, mask, scale, read_only(weights), out)
 
 
 def fusion_attention_backward(dout, cache):
@@ -82,6 +88,11 @@ def fusion_attention_backward(dout, cache):
     Textbook version: :func:`gemini_np.reference.fusion_attention_backward`.
     """
     check_dout(dout, cache.out)
+    return _fusion_attention_backward(dout, cache)
+
+
+def _fusion_attention_backward(dout, cache):
+    """The backward without checking ``dout``."""
     c = cache
     ds, dv = softmax_attention_backward(dout, c.weights, c.out, c.v)
     ds = ds * c.scale  # one dS feeds both branches of the sum

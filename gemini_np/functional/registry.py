@@ -65,8 +65,9 @@ class Sizes:
     patch: int = 2
 
 
-#: Finite differences (every entry costs two forward passes): as small as still meaningful.
-TINY = Sizes()
+#: Finite differences (every entry costs two forward passes, and every entry must be large
+#: enough to resolve, see gemini_np.gradcheck.well_conditioned_example): as small as still meaningful.
+TINY = Sizes(batch=2, n_q=3, n_k=4, d=3, image=(2, 4), patch=2)
 #: Large enough for a GPU to run real kernels (benchmarks/gpu_check.py).
 LARGE = Sizes(batch=4, n_q=48, n_k=64, d=32, image=(8, 12), patch=2)
 
@@ -226,14 +227,14 @@ def _masked_mean_example(rng, s: Sizes) -> Example:
 
 def _bce_example(rng, s: Sizes) -> Example:
     n = s.batch * s.n_q
-    return Example({"logits": _randn(rng, n) * 3}, {"labels": (rng.random(n) < 0.5).astype(numpy.float64)})
+    return Example({"logits": _randn(rng, n) * 1.5}, {"labels": (rng.random(n) < 0.5).astype(numpy.float64)})
 
 
 # ----------------------------------------------------------------------------- the registry
 
 OPS = (
     OpSpec("softmax", _softmax_forward, _softmax_backward,
-           lambda rng, s: Example({"x": _randn(rng, s.batch, s.n_q, s.n_k) * 4}), (softmax, softmax_backward)),
+           lambda rng, s: Example({"x": _randn(rng, s.batch, s.n_q, s.n_k) * 2}), (softmax, softmax_backward)),
     OpSpec("attention", attention_forward, attention_backward, _attention_example(),
            (attention_forward, attention_backward)),
     OpSpec("attention (causal mask)", attention_forward, attention_backward, _attention_example(_causal),
@@ -263,7 +264,7 @@ OPS = (
     OpSpec("relu", relu_forward, relu_backward,
            lambda rng, s: Example({"x": _away_from_zero(rng, s.batch, s.n_q, s.d)}), (relu_forward, relu_backward)),
     OpSpec("gelu", gelu_forward, gelu_backward,
-           lambda rng, s: Example({"x": _randn(rng, s.batch, s.n_q, s.d) * 3}), (gelu_forward, gelu_backward)),
+           lambda rng, s: Example({"x": _randn(rng, s.batch, s.n_q, s.d) * 1.5}), (gelu_forward, gelu_backward)),
     OpSpec("embedding (padding id 0)", embedding_forward, embedding_backward, _embedding_example,
            (embedding_forward, embedding_backward)),
     OpSpec("masked mean", masked_mean_forward, masked_mean_backward, _masked_mean_example,

@@ -8,19 +8,21 @@ by side. The heads are made explicit with two pure rearrangements:
 
 so that ``attention_forward`` sees the heads as one more batch dimension.
 Splitting is a pure rearrangement, so its backward is merging (and vice versa).
+
+The modules validate their own inputs once (``x`` through the first linear
+projection, ``key_mask`` here), then call the unchecked attention cores
+(``_attention_forward``, ...): the arrays those see are the module's own
+projections, whose shapes cannot be wrong.
 """
 from __future__ import annotations
 
+import math
+
 from ..backend import array_namespace
-from ..functional import (
-    attention_backward,
-    attention_forward,
-    fusion_attention_backward,
-    fusion_attention_forward,
-    linear_backward,
-    linear_forward,
-)
-from ..validation import check_positive_int
+from ..functional import linear_backward, linear_forward
+from ..functional.attention import _attention_backward, _attention_forward
+from ..functional.fusion import _fusion_attention_backward, _fusion_attention_forward
+from ..validation import check_key_mask, check_positive_int
 from .module import Module, resolve_rng
 
 
@@ -68,6 +70,7 @@ class _HeadedProjections(Module):
         if d_model % n_heads:
             raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
         self.d_model, self.n_heads = d_model, n_heads
+        self.scale = 1.0 / math.sqrt(d_model // n_heads)  # 1/√d_head: each head is an attention of width d_head
         rng = resolve_rng(rng)
         std = d_model ** -0.5
         for name in (*self.in_names, "w_o"):
@@ -113,15 +116,16 @@ class MultiHeadSelfAttention(_HeadedProjections):
 
     def forward(self, x, key_mask=None):
         q, k, v = self._project_in(x)  # (B, h, n, d_head) each
+        key_mask = check_key_mask(key_mask, x)
         mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, n): same for every head and query
-        out, self._cache = attention_forward(q, k, v, mask=mask)
+        out, self._cache = _attention_forward(q, k, v, mask, self.scale)
         self.weights = self._cache.weights
         return self._project_out(out)
 
     def backward(self, dy):
         """dy: (B, n, d_model). Returns dx (B, n, d_model)."""
         dout = self._backward_out(dy)
-        return self._backward_in(*attention_backward(dout, self._cache))
+        return self._backward_in(*_attention_backward(dout, self._cache))
 
 
 class PatchSelfAttention(_HeadedProjections):
@@ -141,13 +145,13 @@ class PatchSelfAttention(_HeadedProjections):
 
     def forward(self, x):
         q, k, v = self._project_in(x)  # (B, h, H/p, W/p, p·p, d_head) each
-        out, self._cache = attention_forward(q, k, v)  # softmax(Q_ij K_ijᵀ/√d_head) V_ij for every patch (i, j)
+        out, self._cache = _attention_forward(q, k, v, None, self.scale)  # softmax(Q_ij K_ijᵀ/√d_head) V_ij, each (i, j)
         self.weights = self._cache.weights
         return self._project_out(out)
 
     def backward(self, dy):
         dout = self._backward_out(dy)
-        return self._backward_in(*attention_backward(dout, self._cache))
+        return self._backward_in(*_attention_backward(dout, self._cache))
 
 
 class FusionAttention(_HeadedProjections):
@@ -167,11 +171,12 @@ class FusionAttention(_HeadedProjections):
 
     def forward(self, z, key_mask=None):
         q_t, k_t, q_i, k_i, v = self._project_in(z)  # (B, h, L, d_head) each
+        key_mask = check_key_mask(key_mask, z)
         mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, L)
-        out, self._cache = fusion_attention_forward(q_t, k_t, q_i, k_i, v, mask=mask)
+        out, self._cache = _fusion_attention_forward(q_t, k_t, q_i, k_i, v, mask, self.scale)
         self.weights = self._cache.weights
         return self._project_out(out)
 
     def backward(self, dy):
         dout = self._backward_out(dy)
-        return self._backward_in(*fusion_attention_backward(dout, self._cache))
+        return self._backward_in(*_fusion_attention_backward(dout, self._cache))
