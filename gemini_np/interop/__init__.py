@@ -3,7 +3,7 @@
     to_torch(model) -> GeminiTwin              the same model as a torch.nn.Module, weight for weight
     from_torch(twin) -> GeminiModel            the inverse; a round trip is exact (bit for bit)
     load_checkpoint_to_torch(path)             a gemini_np .npz checkpoint -> (twin, info)
-    save_torch_checkpoint(path, twin, extra)   a twin -> a gemini_np checkpoint (`python -m gemini_np evaluate` reads it)
+    save_torch_checkpoint(path, twin, extra)   a twin -> a gemini_np checkpoint (`evaluate` reads it)
     python -m gemini_np.interop.ddp ...        continue training a checkpoint with DistributedDataParallel
 
 PyTorch is an optional extra (``pip install torch``, or from this repository

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import os
 import sys
 import tempfile
@@ -52,10 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", required=True, metavar="FILE", help="a .npz written by `train --save`")
     parser.add_argument("--save", required=True, metavar="FILE", help="where rank 0 writes the trained checkpoint")
     parser.add_argument("--nproc", type=int, default=d["nproc"], help="processes (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=d["epochs"], help="passes over the training pairs (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=d["epochs"],
+                        help="passes over the training pairs (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=d["batch_size"],
                         help="pairs per step and process (default: %(default)s)")
-    parser.add_argument("--lr", type=float, default=d["lr"], help="Adam's learning rate, constant (default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=d["lr"],
+                        help="Adam's learning rate, constant (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=d["seed"], help="the shuffle of the pairs (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=d["threads"],
                         help="CPU threads per process (default: %(default)s)")
@@ -102,6 +105,8 @@ def _launch(options) -> int:
         import torch.multiprocessing as mp
     except ImportError:
         raise torch_missing() from None
+    # After one worker fails, torch stops the others and logs a warning per process: the error line says it all.
+    logging.getLogger("torch.multiprocessing.spawn").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="gemini_np_ddp_") as folder:
         store = os.path.join(folder, "rendezvous")  # the processes find each other through this file
         context = mp.start_processes(train_rank, args=(options.nproc, vars(options), store), nprocs=options.nproc,
@@ -161,7 +166,8 @@ def train_rank(rank: int, world_size: int, options: dict, store: str) -> None:
                 totals += torch.tensor([loss.item() * len(labels), len(labels)], dtype=torch.float64)
             dist.all_reduce(totals)  # sum over the processes
             if rank == 0:
-                print(f"epoch {epoch}/{options['epochs']}: training loss {float(totals[0] / totals[1]):.4f}", flush=True)
+                mean_loss = float(totals[0] / totals[1])
+                print(f"epoch {epoch}/{options['epochs']}: training loss {mean_loss:.4f}", flush=True)
         digests = [None] * world_size
         dist.all_gather_object(digests, parameter_digest(twin))
         if rank == 0:

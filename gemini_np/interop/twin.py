@@ -150,10 +150,8 @@ class SelfAttention(nn.Module):
     def __init__(self, d_model, n_heads, dtype=torch.float64):
         super().__init__()
         self.n_heads = n_heads
-        self.w_q = nn.Parameter(torch.zeros(d_model, d_model, dtype=dtype))
-        self.w_k = nn.Parameter(torch.zeros(d_model, d_model, dtype=dtype))
-        self.w_v = nn.Parameter(torch.zeros(d_model, d_model, dtype=dtype))
-        self.w_o = nn.Parameter(torch.zeros(d_model, d_model, dtype=dtype))
+        for name in ("w_q", "w_k", "w_v", "w_o"):
+            self.register_parameter(name, nn.Parameter(torch.zeros(d_model, d_model, dtype=dtype)))
         self.b_o = nn.Parameter(torch.zeros(d_model, dtype=dtype))
 
     def forward(self, x, key_mask=None):
@@ -212,10 +210,13 @@ class EncoderBlock(nn.Module):
 # ----------------------------------------------------------------------------- the model
 
 
-def sinusoidal_positions(n, d, dtype):
-    """(n, d): pe[pos, i] = sin(pos / 10000^(2i/d)), pe[pos, d/2 + i] = cos(...): sines first, then cosines."""
-    pos = torch.arange(n, dtype=dtype)[:, None]
-    i = torch.arange(d // 2, dtype=dtype)[None, :]
+def sinusoidal_positions(n, d, like):
+    """(n, d): pe[pos, i] = sin(pos / 10000^(2i/d)), pe[pos, d/2 + i] = cos(...): sines first, then cosines.
+
+    Fixed, not learned; in ``like``'s dtype and on its device.
+    """
+    pos = torch.arange(n, dtype=like.dtype, device=like.device)[:, None]
+    i = torch.arange(d // 2, dtype=like.dtype, device=like.device)[None, :]
     angle = pos * torch.exp(i * (-2.0 * math.log(10000.0) / d))
     return torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)
 
@@ -245,7 +246,7 @@ class TextEncoder(nn.Module):
 
     def forward(self, tokens, key_mask):
         x = self.embed(tokens)
-        x = x + sinusoidal_positions(tokens.shape[1], x.shape[-1], x.dtype)
+        x = x + sinusoidal_positions(tokens.shape[1], x.shape[-1], like=x)
         for block in self.blocks:
             x = block(x, key_mask)
         return self.ln(x)
@@ -333,13 +334,14 @@ class GeminiTwin(nn.Module):
         super().__init__()
         if not isinstance(config, ModelConfig):
             raise TypeError(f"config must be a gemini_np.model.ModelConfig, got {type(config).__name__}")
+        initial = GeminiModel(config)  # gemini_np's initial weights; also rejects an incomplete config
         self.config = config
         self.dtype = getattr(torch, config.dtype)
         self.text = TextEncoder(config, self.dtype)
         self.image = ImageEncoder(config, self.dtype)
         self.fusion = FusionLayer(config, self.dtype)
         self.head = MatchingHead(config, self.dtype)
-        _copy_params(self, GeminiModel(config).params)  # gemini_np's initial weights (also rejects vocab_size=None)
+        _copy_params(self, initial.params)
 
     def forward(self, tokens, images):
         self._check_inputs(tokens, images)
@@ -352,7 +354,8 @@ class GeminiTwin(nn.Module):
     def _check_inputs(self, tokens, images):
         c = self.config
         if not isinstance(tokens, torch.Tensor) or tokens.dtype not in (torch.int64, torch.int32):
-            raise TypeError(f"tokens must be an int64 torch tensor of token ids, got {getattr(tokens, 'dtype', type(tokens).__name__)}")
+            got = getattr(tokens, "dtype", type(tokens).__name__)
+            raise TypeError(f"tokens must be an int64 torch tensor of token ids, got {got}")
         if not isinstance(images, torch.Tensor) or images.dtype != self.dtype:
             raise TypeError(f"images must be a {self.dtype} torch tensor like the model, "
                             f"got {getattr(images, 'dtype', type(images).__name__)}")
@@ -363,7 +366,8 @@ class GeminiTwin(nn.Module):
             raise ValueError(f"images must have shape (B, {expected[0]}, {expected[1]}, {expected[2]}), "
                              f"got {tuple(images.shape)}")
         if tokens.shape[0] != images.shape[0]:
-            raise ValueError(f"tokens {tuple(tokens.shape)} and images {tuple(images.shape)} must have the same batch size")
+            raise ValueError(f"tokens {tuple(tokens.shape)} and images {tuple(images.shape)} "
+                             f"must have the same batch size")
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= c.vocab_size):
             raise ValueError(f"token ids must lie in [0, vocab_size={c.vocab_size}), "
                              f"got values in [{int(tokens.min())}, {int(tokens.max())}]")
