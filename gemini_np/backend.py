@@ -177,6 +177,8 @@ def _namespace_of(a):
     arrays are recognised by type. CuPy needs no import for that: if it has not
     been imported, no CuPy array can exist.
     """
+    if type(a) is numpy.ndarray:  # the common case first: every kernel asks, several times per call
+        return numpy
     get_ns = getattr(a, "__array_namespace__", None)
     if get_ns is not None:
         return get_ns()

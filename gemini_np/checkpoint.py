@@ -43,6 +43,9 @@ def save_checkpoint(path, model: GeminiModel, extra: dict | None = None) -> Path
     it only when complete. Returns the path.
     """
     path = Path(path)
+    reserved = sorted({"format", "version", "model"} & set(extra or {}))
+    if reserved:  # these describe the file and the model being saved: only this function writes them
+        raise ValueError(f"extra may not set {', '.join(reserved)}: the checkpoint writes them itself")
     info = {"format": FORMAT, "version": VERSION, "model": model.config.to_dict(), **(extra or {})}
     arrays = {name: numpy.asarray(to_numpy(p)) for name, p in model.params.items()}
     arrays[CONFIG_KEY] = numpy.array(json.dumps(info, ensure_ascii=False))  # a unicode array: no pickle needed
