@@ -109,9 +109,11 @@ class Adam(Optimizer):
         xp = array_namespace(g)
         if name not in self.m:
             self.m[name], self.v[name] = xp.zeros_like(g), xp.zeros_like(g)
-        m = self.beta1 * self.m[name] + (1.0 - self.beta1) * g  # m ← β₁ m + (1 − β₁) g
-        v = self.beta2 * self.v[name] + (1.0 - self.beta2) * (g * g)  # v ← β₂ v + (1 − β₂) g²
-        self.m[name], self.v[name] = m, v
+        m, v = self.m[name], self.v[name]  # updated in place: only this optimizer holds them
+        m *= self.beta1
+        m += (1.0 - self.beta1) * g  # m ← β₁ m + (1 − β₁) g
+        v *= self.beta2
+        v += (1.0 - self.beta2) * (g * g)  # v ← β₂ v + (1 − β₂) g²
         m_hat = m / (1.0 - self.beta1**self.t)  # bias corrections (Python floats: dtype kept)
         v_hat = v / (1.0 - self.beta2**self.t)
         p -= self.lr * m_hat / (xp.sqrt(v_hat) + self.eps)  # in place

@@ -155,7 +155,8 @@ def check_float_array(x, name: str, min_ndim: int = 0):
 def check_same_dtype(**arrays) -> None:
     """All arrays share one dtype (so float32 in means float32 out)."""
     dtypes = {name: a.dtype for name, a in arrays.items()}
-    if len(set(map(str, dtypes.values()))) > 1:
+    first = next(iter(dtypes.values()))
+    if any(d != first for d in dtypes.values()):
         listing = ", ".join(f"{n} is {d}" for n, d in dtypes.items())
         raise TypeError(f"inputs must share one dtype: {listing}")
 

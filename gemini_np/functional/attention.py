@@ -46,7 +46,8 @@ from ..validation import (
 )
 from .blocked import BlockedAttentionCache, blocked_attention_backward, blocked_attention_forward
 from .masking import apply_mask
-from .softmax import rowsum_product, softmax_inplace
+from .softmax import softmax_inplace
+from .sums import rowsum_product
 
 
 class AttentionCache(NamedTuple):

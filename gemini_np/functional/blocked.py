@@ -51,7 +51,8 @@ from typing import Any, NamedTuple
 
 from ..backend import array_namespace, device_kwargs, private_copy
 from .masking import apply_mask, finite_shift, nonzero
-from .softmax import exp_inplace, rowsum_product
+from .softmax import exp_inplace
+from .sums import rowsum_product
 
 
 class BlockedAttentionCache(NamedTuple):

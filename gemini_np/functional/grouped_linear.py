@@ -13,8 +13,9 @@ Done as one batched matmul with the groups in front:
 """
 from __future__ import annotations
 
-from ..validation import check_dout, check_float_array, check_same_dtype
 from ..backend import array_namespace
+from ..validation import check_dout, check_float_array, check_same_dtype
+from .sums import sum_rows
 
 
 def _groups_first(x, g):
@@ -62,10 +63,10 @@ def grouped_linear_backward(dy, cache):
     """
     x_g, w, has_bias, y = cache
     check_dout(dy, y, "dy")
-    xp = array_namespace(dy, x_g)
+    array_namespace(dy, x_g)  # one library for both, else TypeError
     g = w.shape[0]
     dy_g = _groups_first(dy, g)  # (g, N, d_out)
     dx = _groups_back(dy_g @ w.mT, tuple(dy.shape[:-2]))  # dx_r = dy_r W_rᵀ
     dw = x_g.mT @ dy_g  # dW_r = x_rᵀ dy_r, (g, d_in, d_out)
-    db = xp.sum(xp.reshape(dy_g, (-1, w.shape[2])), axis=0) if has_bias else None
+    db = sum_rows(dy_g) if has_bias else None
     return dx, dw, db

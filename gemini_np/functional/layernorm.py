@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..backend import array_namespace
 from ..validation import check_dout, check_float_array, check_real, check_same_dtype
-from .softmax import rowsum_product
+from .sums import rowsum, rowsum_product, sum_rows
 
 
 def layer_norm_forward(x, gamma, beta, eps=1e-5):
@@ -30,7 +30,7 @@ def layer_norm_forward(x, gamma, beta, eps=1e-5):
     eps = check_real(eps, "eps", positive=True)  # a Python float: a NumPy float64 would make float32 x float64
     xp = array_namespace(x, gamma, beta)
     d = x.shape[-1]
-    xhat = x - xp.sum(x, axis=-1, keepdims=True) / d  # x − μ (a new array: the buffer of xhat below)
+    xhat = x - rowsum(x) / d  # x − μ (a new array: the buffer of xhat below)
     var = rowsum_product(xhat, xhat) / d  # σ² = mean((x − μ)²), without the temporary (x − μ)²
     inv_std = 1.0 / xp.sqrt(var + eps)  # 1 / √(σ² + eps)
     xhat *= inv_std  # xhat = (x − μ) / √(σ² + eps)
@@ -47,12 +47,12 @@ def layer_norm_backward(dy, cache):
     """
     xhat, inv_std, gamma, y = cache
     check_dout(dy, y, "dy")
-    xp = array_namespace(dy, xhat)
+    array_namespace(dy, xhat)  # one library for both, else TypeError
     d = xhat.shape[-1]
-    dgamma = xp.sum(xp.reshape(dy * xhat, (-1, d)), axis=0)  # from y = xhat · gamma
-    dbeta = xp.sum(xp.reshape(dy, (-1, d)), axis=0)  # from y = ... + beta
+    dgamma = sum_rows(dy * xhat)  # from y = xhat ∘ gamma
+    dbeta = sum_rows(dy)  # from y = ... + beta
     dx = dy * gamma  # g = dL/dxhat, in the buffer that becomes dx
-    g_mean = xp.sum(dx, axis=-1, keepdims=True) / d  # mean(g)
+    g_mean = rowsum(dx) / d  # mean(g)
     gx_mean = rowsum_product(dx, xhat) / d  # mean(g ∘ xhat)
     dx -= g_mean
     dx -= xhat * gx_mean

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..backend import array_namespace
 from ..validation import check_axis, check_dout, check_float_array
 from .masking import finite_shift, nonzero
+from .sums import rowsum, rowsum_product
 
 
 def softmax(x, axis=-1):
@@ -51,7 +52,8 @@ def _row_max(x, axis):
 def _normalise_inplace(e, axis):
     """e / sum(e, axis), written into ``e``; an all-zero slice (every key masked) stays 0."""
     xp = array_namespace(e)
-    e /= nonzero(xp.sum(e, axis=axis, keepdims=True))
+    total = rowsum(e) if axis in (-1, e.ndim - 1) else xp.sum(e, axis=axis, keepdims=True)
+    e /= nonzero(total)
     return e
 
 
@@ -70,21 +72,6 @@ def exp_inplace(x):
     if xp.__name__ in _UFUNC_LIBRARIES:
         return xp.exp(x, out=x)
     return xp.exp(x)
-
-
-def rowsum_product(a, b, axis=-1):
-    """sum(a ∘ b, axis, keepdims=True): one dot product per row, e.g. rowsum(dO ∘ O).
-
-    The array API's ``vecdot`` (NumPy >= 2, array-api-strict) forms the dot
-    products without the temporary ``a ∘ b`` (an array as large as ``a``); a
-    library without it takes the literal route.
-    """
-    xp = array_namespace(a, b)
-    vecdot = getattr(xp, "vecdot", None)
-    if vecdot is None:
-        return xp.sum(a * b, axis=axis, keepdims=True)
-    axis = axis - a.ndim if axis >= 0 else axis  # the standard's vecdot takes a negative axis
-    return xp.expand_dims(vecdot(a, b, axis=axis), axis=axis)
 
 
 def softmax_backward(dy, y, axis=-1):
