@@ -1,7 +1,19 @@
-"""Shared test settings."""
+"""Shared test settings.
+
+The tests are laid out like the package (tests/functional/, tests/nn/, tests/test_<module>.py)
+without __init__.py files; their shared modules (helpers.py, loops.py, fake_cupy.py) live here
+in tests/, which is put on sys.path so that ``import helpers`` works from every folder.
+Every test file's basename is unique.
+"""
 import os
+import sys
+from pathlib import Path
 
 import hypothesis
+
+TESTS = Path(__file__).resolve().parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
 
 # Property tests: enough examples to find shape bugs, few enough to keep the suite fast.
 hypothesis.settings.register_profile("default", max_examples=40, deadline=None)

@@ -1,5 +1,66 @@
-"""Inputs and comparisons shared by the op tests (attention, blocked, fusion, patch, blocks)."""
+"""Inputs, comparisons and the one finite-difference check shared by the op tests.
+
+The finite-difference check is built on :func:`loops.numeric_grad` and
+:func:`loops.rel_error`, which share no code with ``gemini_np.gradcheck``: a bug
+in the library's own checker cannot hide a bug in a backward pass here.
+"""
 import numpy as np
+
+import loops
+
+
+def as_tuple(grads):
+    """A backward's result as a tuple (single-gradient backwards return one array)."""
+    return grads if isinstance(grads, tuple) else (grads,)
+
+
+def upstream_gradient(shape, seed):
+    """The random upstream gradient G of seed ``seed`` (also the one gnp.check_gradients draws).
+
+    Random, never all ones: with G = 1 a softmax bug can hide, because softmax rows always sum to 1.
+    """
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def finite_difference_errors(forward, backward, inputs, static=None, seed=0, dout=None):
+    """{input name: relative error of its analytic gradient against central differences}.
+
+    forward(**inputs, **static) -> (out, cache); backward(dout, cache) -> the
+    gradient of each input, in the order of ``inputs`` (one array when there is
+    one input). The loss is L = Σ out ∘ G with G = ``dout``, or a random G drawn
+    with ``seed``. Everything in float64.
+    """
+    static = dict(static or {})
+    inputs = {name: np.array(x, dtype=np.float64) for name, x in inputs.items()}
+    out, cache = forward(**inputs, **static)
+    dout = upstream_gradient(np.shape(out), seed) if dout is None else np.asarray(dout, dtype=np.float64)
+    grads = as_tuple(backward(dout, cache))
+    assert len(grads) == len(inputs), f"backward returned {len(grads)} gradients for {len(inputs)} inputs"
+    errors = {}
+    for (name, x), analytic in zip(inputs.items(), grads):
+
+        def loss(x_new, name=name):
+            out_new, _ = forward(**{**inputs, name: x_new}, **static)
+            return np.sum(np.asarray(out_new, dtype=np.float64) * dout)
+
+        errors[name] = loops.rel_error(analytic, loops.numeric_grad(loss, x))
+    return errors
+
+
+def assert_finite_differences(forward, backward, inputs, static=None, seed=0, dout=None, bound=1e-7):
+    """Every input's gradient agrees with central differences: relative error < ``bound``.
+
+    1e-7 is the verification ladder's bound for a single op (rung 1). Returns the errors.
+    """
+    errors = finite_difference_errors(forward, backward, inputs, static, seed, dout)
+    assert max(errors.values()) < bound, errors
+    return errors
+
+
+def assert_conditioned_finite_differences(forward, backward, draw, seed, bound=1e-7):
+    """:func:`assert_finite_differences` on the first well-conditioned draw (see :func:`conditioned`)."""
+    inputs, static = conditioned(draw, forward, backward, seed)
+    return assert_finite_differences(forward, backward, inputs, static, seed=seed, bound=bound)
 
 
 def make_mask(kind, n_q, n_k, rng, free_key=0):
@@ -42,16 +103,15 @@ def conditioned(draw, forward, backward, seed, min_entry=1e-3, tries=50):
     about 1e-11, so an entry of 1e-5 that happens to cancel almost to zero would
     show a relative error of 1e-6 although the backward is exact. Such entries are
     checked by the loop-reference tests (absolute tolerance) instead. The upstream
-    gradient is the one :func:`gnp.check_gradients` draws with the same ``seed``.
+    gradient is :func:`upstream_gradient` of the same ``seed``, the one
+    :func:`assert_finite_differences` and ``gnp.check_gradients`` use.
     A wrong backward is still compared entry by entry against the differences.
     """
     rng = np.random.default_rng(seed)
     for _ in range(tries):
         inputs, static = draw(rng)
         out, cache = forward(**inputs, **static)
-        upstream = np.random.default_rng(seed).standard_normal(np.shape(out))
-        grads = backward(upstream, cache)
-        grads = grads if isinstance(grads, tuple) else (grads,)
+        grads = as_tuple(backward(upstream_gradient(np.shape(out), seed), cache))
         if all(np.all((np.abs(g) < 1e-15) | (np.abs(g) >= min_entry)) for g in grads):
             return inputs, static
     raise AssertionError(f"no well-conditioned draw in {tries} tries (seed {seed})")

@@ -7,7 +7,9 @@ as containers; results are float64 NumPy arrays.
 
 Backward references use per-element derivatives written out below (not the
 vectorised shortcut such as rowsum(dO ∘ O)), and :func:`numeric_grad` is a
-central-difference loop that does not share code with ``gemini_np.gradcheck``.
+central-difference loop that does not share code with ``gemini_np.gradcheck``
+(nor does :func:`rel_error`). This is rung 2 of the verification ladder: the
+textbook kernels of ``gemini_np.reference`` are vectorised, these are loops.
 """
 from __future__ import annotations
 
@@ -54,6 +56,19 @@ def numeric_grad(f, x, h=1e-5, order=2):
         x[idx] = saved
         grad[idx] = math.fsum(terms) / h
     return grad
+
+
+def rel_error(a, b):
+    """CS231n's measure, element by element: max over i of |a_i − b_i| / max(1e-8, |a_i| + |b_i|).
+
+    Written independently of ``gemini_np.rel_error``; 0.0 for empty arrays.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    worst = 0.0
+    for x, y in zip(a.ravel().tolist(), b.ravel().tolist()):
+        worst = max(worst, abs(x - y) / max(1e-8, abs(x) + abs(y)))
+    return worst
 
 
 # --------------------------------------------------------------------------- softmax

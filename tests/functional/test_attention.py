@@ -7,8 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gemini_np as gnp
-import reference as ref
-from cases import assert_f32_matches_f64, conditioned, make_mask, random_qkv
+import loops as ref
+from helpers import (
+    assert_conditioned_finite_differences,
+    assert_f32_matches_f64,
+    assert_finite_differences,
+    make_mask,
+    random_qkv,
+)
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-11, atol=1e-13)}
 
@@ -47,27 +53,7 @@ def test_finite_differences(seed, shape, mask_kind, scale, block_size):
         static = {"mask": make_mask(mask_kind, n_q, n_k, rng), "scale": scale, "block_size": block_size}
         return {"q": q, "k": k, "v": v}, static
 
-    inputs, static = conditioned(draw, gnp.attention_forward, gnp.attention_backward, seed)
-    errors = gnp.check_gradients(gnp.attention_forward, gnp.attention_backward, inputs, static, seed=seed)
-    assert max(errors.values()) < 1e-7, errors
-
-
-def test_finite_differences_own_loop():
-    """Our own central-difference loop, so a bug in gradcheck.py cannot hide a bug here."""
-    rng = np.random.default_rng(11)
-    q, k, v = random_qkv(rng, (2,), 3, 4, 3, 2)
-    mask = make_mask("float_partial", 3, 4, rng)
-    dout = rng.standard_normal((2, 3, 2))
-    _, cache = gnp.attention_forward(q, k, v, mask=mask, scale=0.7)
-    grads = gnp.attention_backward(dout, cache)
-    inputs = {"q": q, "k": k, "v": v}
-    for (name, x), analytic in zip(inputs.items(), grads):
-
-        def loss(x_new, name=name):
-            out, _ = gnp.attention_forward(**{**inputs, name: x_new}, mask=mask, scale=0.7)
-            return np.sum(out * dout)
-
-        assert gnp.rel_error(analytic, ref.numeric_grad(loss, x)) < 1e-7, name
+    assert_conditioned_finite_differences(gnp.attention_forward, gnp.attention_backward, draw, seed)
 
 
 # ---------------------------------------------------------------- rung 2: slow reference
@@ -95,11 +81,14 @@ def test_reference_backward_agrees_with_finite_differences_of_reference():
     rng = np.random.default_rng(2)
     q, k, v = random_qkv(rng, (), 3, 4, 2, 2)
     mask = make_mask("bool_partial", 3, 4, rng)
-    dout = rng.standard_normal((3, 2))
-    dq, dk, dv = ref.attention_backward(dout, q, k, v, mask, 0.8)
-    assert gnp.rel_error(dq, ref.numeric_grad(lambda x: np.sum(ref.attention(x, k, v, mask, 0.8)[0] * dout), q)) < 1e-7
-    assert gnp.rel_error(dk, ref.numeric_grad(lambda x: np.sum(ref.attention(q, x, v, mask, 0.8)[0] * dout), k)) < 1e-7
-    assert gnp.rel_error(dv, ref.numeric_grad(lambda x: np.sum(ref.attention(q, k, x, mask, 0.8)[0] * dout), v)) < 1e-7
+
+    def forward(q, k, v):
+        return ref.attention(q, k, v, mask, 0.8)[0], (q, k, v)
+
+    def backward(dout, qkv):
+        return ref.attention_backward(dout, *qkv, mask, 0.8)
+
+    assert_finite_differences(forward, backward, {"q": q, "k": k, "v": v}, seed=2)
 
 
 def test_default_scale_is_one_over_sqrt_dk_and_weights_are_p():
@@ -198,30 +187,3 @@ def test_logits_of_1e4_are_finite(dtype, block_size):
     np.testing.assert_array_equal(out, v[:2])  # each query picks its matching key
     grads = gnp.attention_backward(np.ones_like(out), cache)
     assert all(np.all(np.isfinite(g)) for g in grads)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("mask", [np.array([[False, False, False], [True, False, True]]),
-                                  np.array([[-np.inf, -np.inf, -np.inf], [0.0, -np.inf, 1.0]])])
-@pytest.mark.parametrize("block_size", [None, 1, 2])
-def test_fully_masked_rows_give_zeros_not_nan(dtype, mask, block_size):
-    rng = np.random.default_rng(0)
-    q, k, v = random_qkv(rng, (), 2, 3, 2, 2, dtype)
-    out, cache = gnp.attention_forward(q, k, v, mask=mask, block_size=block_size)
-    np.testing.assert_array_equal(out[0], 0)
-    if block_size is None:
-        np.testing.assert_array_equal(cache.weights[0], 0)
-    assert np.all(np.isfinite(out))
-    dq, dk, dv = gnp.attention_backward(rng.standard_normal(out.shape).astype(dtype), cache)
-    np.testing.assert_array_equal(dq[0], 0)  # the fully masked query has no gradient
-    np.testing.assert_array_equal(dk[1], 0)  # key 1 is masked for every query
-    np.testing.assert_array_equal(dv[1], 0)
-    assert all(np.all(np.isfinite(g)) for g in (dq, dk, dv))
-
-
-def test_every_row_masked_everywhere():
-    rng = np.random.default_rng(1)
-    q, k, v = random_qkv(rng, (2,), 3, 4, 2, 2)
-    out, cache = gnp.attention_forward(q, k, v, mask=np.zeros((3, 4), dtype=bool))
-    assert not np.any(out)
-    assert not any(np.any(g) for g in gnp.attention_backward(np.ones_like(out), cache))

@@ -21,9 +21,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gemini_np as gnp
-import cases
-import reference as ref
-from cases import assert_f32_matches_f64, random_qkv
+import helpers
+import loops as ref
+from gemini_np.functional import AttentionCache, BlockedAttentionCache
+from helpers import assert_f32_matches_f64, assert_finite_differences, random_qkv
 
 SAME_AS_PLAIN = 1e-10  # float64, normwise relative difference to the plain path
 TOL32 = dict(rtol=2e-5, atol=2e-6)  # float32 against the float64 loop reference
@@ -40,8 +41,8 @@ def rel_diff(a, b, floor=0.0):
 
 
 def make_mask(kind, n_q, n_k, rng):
-    """cases.make_mask with the last key always open: it lies in the last key block."""
-    return cases.make_mask(kind, n_q, n_k, rng, free_key=-1)
+    """helpers.make_mask with the last key always open: it lies in the last key block."""
+    return helpers.make_mask(kind, n_q, n_k, rng, free_key=-1)
 
 
 MASKS = [None, "causal", "bool_partial", "float", "float_partial"]
@@ -68,32 +69,21 @@ def assert_same_as_plain(plain, blocked, bound=SAME_AS_PLAIN):
 @pytest.mark.parametrize("mask_kind", MASKS)
 @pytest.mark.parametrize("block_size, scale", [(1, None), (2, 0.5), (3, None), (4, 2.0), (9, None)])
 def test_finite_differences(seed, mask_kind, block_size, scale):
-    """Random upstream gradient (check_gradients), float64; block sizes 2 and 3 do not divide n_k = 5."""
+    """Random upstream gradient, float64; block sizes 2 and 3 do not divide n_k = 5."""
     rng = np.random.default_rng(seed)
     q, k, v = random_qkv(rng, (2,), 4, 5, 3, 2)
     c = (((scale or 1 / math.sqrt(3)) * math.sqrt(3)) ** -0.5)  # logits of order 1: well-conditioned differences
     q, k = q * c, k * c
     mask = make_mask(mask_kind, 4, 5, rng)
     static = {"mask": mask, "scale": scale, "block_size": block_size}
-    errors = gnp.check_gradients(gnp.attention_forward, gnp.attention_backward, {"q": q, "k": k, "v": v}, static, seed=seed)
-    assert max(errors.values()) < 1e-7, errors
+    assert_finite_differences(gnp.attention_forward, gnp.attention_backward, {"q": q, "k": k, "v": v}, static, seed=seed)
 
 
-def test_finite_differences_own_loop():
-    """The loop in tests/reference.py, independent of gemini_np.gradcheck."""
+def test_finite_differences_float_mask_with_a_fully_masked_row():
     rng = np.random.default_rng(7)
     q, k, v = random_qkv(rng, (), 3, 5, 2, 2)
-    mask = make_mask("float_partial", 3, 5, rng)
-    dout = rng.standard_normal((3, 2))
-    inputs = {"q": q, "k": k, "v": v}
-    _, cache = gnp.attention_forward(**inputs, mask=mask, scale=0.8, block_size=2)
-    for (name, x), analytic in zip(inputs.items(), gnp.attention_backward(dout, cache)):
-
-        def loss(x_new, name=name):
-            out, _ = gnp.attention_forward(**{**inputs, name: x_new}, mask=mask, scale=0.8, block_size=2)
-            return np.sum(out * dout)
-
-        assert gnp.rel_error(analytic, ref.numeric_grad(loss, x)) < 1e-7, name
+    static = {"mask": make_mask("float_partial", 3, 5, rng), "scale": 0.8, "block_size": 2}
+    assert_finite_differences(gnp.attention_forward, gnp.attention_backward, {"q": q, "k": k, "v": v}, static, seed=7)
 
 
 # ---------------------------------------------------------------- rung 2: references
@@ -148,6 +138,7 @@ def test_cache_holds_no_n_by_n_matrix_and_the_log_sum_exp():
     q, k, v = random_qkv(rng, (2,), 6, 9, 3, 2)
     mask = make_mask("float_partial", 6, 9, rng)
     out, cache = gnp.attention_forward(q, k, v, mask=mask, block_size=4)
+    assert isinstance(cache, BlockedAttentionCache) and not isinstance(cache, AttentionCache)
     assert cache.weights is None and cache.block_size == 4
     assert cache.lse.shape == (2, 6, 1) and cache.lse.dtype == np.float64
     for field, value in cache._asdict().items():
@@ -164,11 +155,16 @@ def test_cache_holds_no_n_by_n_matrix_and_the_log_sum_exp():
     np.testing.assert_allclose(np.exp(s - cache.lse), plain.weights, rtol=1e-12, atol=1e-15)
 
 
-def test_plain_cache_defaults():
-    """The AttentionCache fields added for the blocked path default to None on the plain path."""
+def test_each_path_has_its_own_cache_type():
+    """The plain path keeps P and nothing of the blocked path; the blocked path keeps lse, not P."""
     rng = np.random.default_rng(0)
-    _, cache = gnp.attention_forward(*random_qkv(rng, (), 3, 4, 2, 2))
-    assert cache.lse is None and cache.block_size is None and cache.weights.shape == (3, 4)
+    q, k, v = random_qkv(rng, (), 3, 4, 2, 2)
+    _, plain = gnp.attention_forward(q, k, v)
+    _, blocked = gnp.attention_forward(q, k, v, block_size=2)
+    assert type(plain) is AttentionCache and type(blocked) is BlockedAttentionCache
+    assert plain.weights.shape == (3, 4) and not hasattr(plain, "lse") and not hasattr(plain, "block_size")
+    assert set(BlockedAttentionCache._fields) == {"q", "k", "v", "mask", "scale", "out", "lse", "block_size"}
+    assert blocked.lse.shape == (3, 1) and blocked.block_size == 2 and blocked.weights is None
 
 
 @pytest.mark.parametrize("block_size", [None, 2])
@@ -261,33 +257,6 @@ def test_logits_of_1e4(dtype, order):
     big = keys.index([1e2])
     np.testing.assert_array_equal(blocked[0][0], v[big])  # query 0 picks the key with logit +1e4
     assert_same_as_plain(plain, blocked, 1e-10 if dtype == np.float64 else 1e-6)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("kind", [bool, float])
-def test_fully_masked_rows_and_blocks_give_zeros_not_nan(dtype, kind):
-    """Query 0: every key masked. Query 1: the whole first block masked (its running
-    max stays -inf for a block, then becomes finite). Key 2: masked for everyone."""
-    allowed = np.array([[0, 0, 0, 0, 0], [0, 0, 0, 1, 1], [1, 1, 0, 0, 1]], dtype=bool)
-    mask = allowed if kind is bool else np.where(allowed, 0.0, -np.inf)
-    rng = np.random.default_rng(0)
-    q, k, v = random_qkv(rng, (), 3, 5, 2, 2, dtype)
-    dout = rng.standard_normal((3, 2)).astype(dtype)
-    plain, blocked = both_paths(q, k, v, dout, 2, mask=mask)
-    out, (dq, dk, dv) = blocked
-    np.testing.assert_array_equal(out[0], 0)
-    np.testing.assert_array_equal(dq[0], 0)
-    np.testing.assert_array_equal(dk[2], 0)
-    np.testing.assert_array_equal(dv[2], 0)
-    assert_same_as_plain(plain, blocked, 1e-10 if dtype == np.float64 else 1e-6)
-
-
-def test_every_row_masked_everywhere():
-    rng = np.random.default_rng(1)
-    q, k, v = random_qkv(rng, (2,), 3, 4, 2, 2)
-    out, cache = gnp.attention_forward(q, k, v, mask=np.zeros((3, 4), dtype=bool), block_size=3)
-    assert not np.any(out)
-    assert not any(np.any(g) for g in gnp.attention_backward(np.ones_like(out), cache))
 
 
 # ---------------------------------------------------------------- input validation

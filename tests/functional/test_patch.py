@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gemini_np as gnp
-import reference as ref
-from cases import assert_f32_matches_f64, conditioned
+import loops as ref
+from helpers import assert_conditioned_finite_differences, assert_f32_matches_f64, assert_finite_differences
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-11, atol=1e-13)}
 
@@ -75,23 +75,17 @@ def test_finite_differences(seed, shape, scale):
         q, k, v = random_qkv(rng, batch, h, w, d_k, d_v)
         return {"q": q, "k": k, "v": v}, {"patch_size": p, "scale": scale}
 
-    inputs, static = conditioned(draw, fwd, bwd, seed)
-    errors = gnp.check_gradients(fwd, bwd, inputs, static, seed=seed)
-    assert max(errors.values()) < 1e-7, errors
+    assert_conditioned_finite_differences(fwd, bwd, draw, seed)
 
 
-def test_finite_differences_own_loop():
-    rng = np.random.default_rng(21)
-    q, k, v = random_qkv(rng, (2,), 4, 2, 2, 3)
-    dout = rng.standard_normal((2, 4, 2, 3))
-    inputs = {"q": q, "k": k, "v": v}
-    _, cache = gnp.patch_attention_forward(q, k, v, 2, scale=0.9)
-    for (name, x), analytic in zip(inputs.items(), gnp.patch_attention_backward(dout, cache)):
+def test_patchify_backward_is_unpatchify():
+    """patchify only moves numbers, so its adjoint is its inverse: ⟨patchify(x), G⟩ = ⟨x, unpatchify(G)⟩."""
+    x = np.random.default_rng(22).standard_normal((2, 4, 6, 3))
 
-        def loss(x_new, name=name):
-            return np.sum(gnp.patch_attention_forward(**{**inputs, name: x_new}, patch_size=2, scale=0.9)[0] * dout)
+    def forward(x):
+        return gnp.patchify(x, 2), None
 
-        assert gnp.rel_error(analytic, ref.numeric_grad(loss, x)) < 1e-7, name
+    assert_finite_differences(forward, lambda dy, _: gnp.unpatchify(dy, 2), {"x": x}, seed=22)
 
 
 # ---------------------------------------------------------------- rung 2: slow reference
