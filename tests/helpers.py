@@ -127,3 +127,59 @@ def assert_f32_matches_f64(grads32, grads64):
     for g32, g64 in zip(grads32, grads64):
         assert g32.dtype == np.float32
         np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-4 * size)
+
+
+# --------------------------------------------------------------------------- modules (gemini_np.nn)
+
+#: One op wrapped in a module: the ladder's single-op bound.
+LEAF_BOUND = 1e-7
+#: A few ops chained (attention modules, blocks): between the op and the model bound.
+COMPOSITE_BOUND = 1e-6
+
+
+def assert_module_parameters_pass(module, run, x, bound):
+    """Every entry of every parameter against finite differences (gemini_np.gradcheck.check_module_gradients)."""
+    from gemini_np.gradcheck import check_module_gradients
+
+    errors = check_module_gradients(module, lambda: run(module, x), seed=5, max_entries=None)
+    assert set(errors) == set(module.params)
+    assert max(errors.values()) < bound, errors
+
+
+def assert_module_input_gradient_passes(module, run, x, bound, seed=6):
+    """The gradient the module returns for its input, against the tests' own difference loop."""
+    g = upstream_gradient(np.shape(run(module, x)), seed)
+    run(module, x)
+    dx = module.backward(g)
+    numeric = loops.numeric_grad(lambda x_new: np.sum(run(module, x_new) * g), x)
+    assert loops.rel_error(dx, numeric) < bound
+
+
+def float32_copy(module):
+    """A deep copy of ``module`` with every parameter (recursively) cast to float32."""
+    import copy
+
+    clone = copy.deepcopy(module)
+    for _, m in clone.named_modules():
+        m.dtype = "float32"
+        for k in list(m._params):
+            m._params[k] = m._params[k].astype(np.float32)
+            m._grads[k] = np.zeros_like(m._params[k])
+    return clone
+
+
+def assert_module_float32_matches_float64(module, run, x, seed=7):
+    """float32 in, float32 out (output, input gradient, every parameter gradient), agreeing with float64."""
+    module32 = float32_copy(module)
+    y32 = run(module32, x.astype(np.float32))
+    assert y32.dtype == np.float32
+    g = upstream_gradient(y32.shape, seed)
+    dx32 = module32.backward(g.astype(np.float32))
+    assert dx32.dtype == np.float32
+    y64 = run(module, x)
+    dx64 = module.backward(g)
+    np.testing.assert_allclose(y32, y64, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dx32, dx64, rtol=1e-4, atol=1e-4)
+    for k, g32 in module32.grads.items():
+        assert g32.dtype == np.float32, k
+        np.testing.assert_allclose(g32, module.grads[k], rtol=1e-4, atol=1e-4 * (1 + np.abs(module.grads[k]).max()))
