@@ -7,7 +7,7 @@ import pytest
 
 import gemini_np.checkpoint as ckpt
 from gemini_np.checkpoint import CONFIG_KEY, CheckpointError, load_checkpoint, save_checkpoint
-from gemini_np.model import GeminiModel
+from gemini_np.model import GeminiModel, ModelConfig
 
 CONFIG = dict(vocab_size=7, image_size=4, patch_size=2, channels=3, d_model=8, n_heads=2, d_ff=16, seed=3)
 
@@ -27,11 +27,20 @@ def batch(dtype="float64"):
 def test_round_trip_is_exact(tmp_path, model):
     path = save_checkpoint(tmp_path / "m.npz", model, {"data": {"samples": 8}, "note": "红色 圆形"})
     loaded, info = load_checkpoint(path)
-    assert info["model"] == model.config and info["data"] == {"samples": 8} and info["note"] == "红色 圆形"
+    assert info["model"] == model.config.to_dict() and info["data"] == {"samples": 8} and info["note"] == "红色 圆形"
     assert set(loaded.params) == set(model.params)
     for name, p in model.params.items():
         np.testing.assert_array_equal(loaded.params[name], p)
     np.testing.assert_array_equal(loaded.forward(*batch()), model.forward(*batch()))
+    assert loaded.config == model.config
+
+
+def test_every_config_field_survives_the_round_trip(tmp_path):
+    """The checkpoint stores the whole ModelConfig: layer counts and channels included."""
+    config = ModelConfig(vocab_size=9, image_size=4, patch_size=2, channels=1, d_model=8, n_heads=2, d_ff=16,
+                         text_layers=2, image_layers=2, patch_layers=0, fusion_layers=2, seed=7, dtype="float32")
+    loaded, info = load_checkpoint(save_checkpoint(tmp_path / "m.npz", GeminiModel(config)))
+    assert loaded.config == config and ModelConfig.from_dict(info["model"]) == config
 
 
 def test_float32_round_trip(tmp_path):
@@ -68,7 +77,7 @@ def test_an_interrupted_save_keeps_the_previous_checkpoint(tmp_path, model, monk
 def test_loading_never_unpickles(tmp_path):
     path = tmp_path / "evil.npz"
     np.savez(path, **{CONFIG_KEY: np.array(["{}"], dtype=object)}, w=np.zeros(2))
-    with pytest.raises(CheckpointError, match="cannot read"):
+    with pytest.raises(CheckpointError, match=r"evil.npz is not a gemini_np checkpoint: not an .npz archive of arrays"):
         load_checkpoint(path)
 
 
@@ -86,7 +95,8 @@ def corrupt_files(tmp_path, model):
     np.save(tmp_path / "single.npy", np.zeros(3))
     cases["single array"] = tmp_path / "single.npy"
     arrays = {k: np.asarray(v) for k, v in model.params.items()}
-    info = {"format": "gemini_np.checkpoint", "version": 1, "model": model.config}
+    config = model.config.to_dict()
+    info = {"format": "gemini_np.checkpoint", "version": 1, "model": config}
 
     def write(name, arrays, info):
         np.savez(tmp_path / name, **arrays, **{CONFIG_KEY: np.array(json.dumps(info))})
@@ -98,12 +108,15 @@ def corrupt_files(tmp_path, model):
     cases["bad-json.npz"] = tmp_path / "bad-json.npz"
     write("other-format.npz", arrays, {**info, "format": "something else"})
     write("future-version.npz", arrays, {**info, "version": 99})
-    write("bad-model-config.npz", arrays, {**info, "model": {**model.config, "patch_size": 3}})
+    write("bad-model-config.npz", arrays, {**info, "model": {**config, "patch_size": 3}})
     write("missing-param.npz", {k: v for k, v in arrays.items() if k != "head.b"}, info)
     write("wrong-shape.npz", {**arrays, "head.b": np.zeros(2)}, info)
     write("wrong-dtype.npz", {**arrays, "head.b": np.zeros(1, np.float32)}, info)
     write("nan.npz", {**arrays, "head.b": np.array([np.nan])}, info)
-    write("incompatible-size.npz", arrays, {**info, "model": {**model.config, "d_model": 16}})
+    write("unknown-config-field.npz", arrays, {**info, "model": {**config, "depth": 2}})
+    write("no-vocab-size.npz", arrays, {**info, "model": {**config, "vocab_size": None}})
+    write("config-not-a-dict.npz", arrays, {**info, "model": [1, 2]})
+    write("incompatible-size.npz", arrays, {**info, "model": {**config, "d_model": 16}})
     return cases
 
 

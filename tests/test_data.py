@@ -1,4 +1,6 @@
-"""The synthetic matching data: reproducible, hard negatives, and neither modality alone predicts the label."""
+"""gemini_np.data: the synthetic matching data (reproducible, hard negatives, neither modality
+alone predicts the label), the tokenizer, and the inputs of a run (DataConfig, split, batches)."""
+import dataclasses
 from collections import Counter
 
 import numpy as np
@@ -6,6 +8,12 @@ import pytest
 
 from gemini_np.data import (
     COLORS,
+    UNK,
+    DataConfig,
+    batches,
+    load_split,
+    model_inputs,
+    take,
     PAD_ID,
     POSITIONS,
     SHAPES,
@@ -103,8 +111,14 @@ def test_english_captions():
 
 
 def test_bad_arguments():
-    for n in (0, 6, 1001, 2.0, True):
-        with pytest.raises(ValueError, match="multiple of 4"):
+    """ValueError for a bad count, TypeError for something that is not a count at all."""
+    for n in (6, 1001):
+        with pytest.raises(ValueError, match=rf"n_samples must be a positive multiple of 4 .*got {n}"):
+            make_dataset(n)
+    with pytest.raises(ValueError, match="n_samples must be a positive int, got 0"):
+        make_dataset(0)
+    for n in (2.0, True, "8"):
+        with pytest.raises(TypeError, match="n_samples must be a positive int"):
             make_dataset(n)
     with pytest.raises(ValueError, match="language"):
         make_dataset(8, language="fr")
@@ -176,3 +190,82 @@ def test_vocabulary_ids_do_not_depend_on_caption_order():
     texts = all_captions("zh")
     assert Vocabulary.from_texts(texts).itos == Vocabulary.from_texts(reversed(texts)).itos
     assert Vocabulary(build_vocabulary("zh").to_list()).itos == build_vocabulary("zh").itos
+
+
+# ----------------------------------------------------------------------------- DataConfig and a run's inputs
+
+
+def test_data_config_defaults_are_the_articles_protocol():
+    c = DataConfig()
+    assert (c.samples, c.test_fraction, c.split_seed, c.data_seed) == (1000, 0.2, 42, 0)
+    assert (c.language, c.jitter, c.noise, c.ablate) == ("zh", 0, 0.03, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.samples = 8
+
+
+@pytest.mark.parametrize("field, value, error, message", [
+    ("samples", 10, ValueError, "samples must be a multiple of 4"),
+    ("samples", 0, ValueError, "samples must be a positive int, got 0"),
+    ("samples", 8.0, TypeError, r"samples must be a positive int, got 8.0 \(float\)"),
+    ("samples", 4_000_000, ValueError, "samples must be at most 1,000,000"),
+    ("data_seed", -1, ValueError, "data_seed must be an int >= 0, got -1"),
+    ("split_seed", "42", TypeError, "split_seed must be an int"),
+    ("jitter", 1.5, TypeError, "jitter must be an int"),
+    ("test_fraction", 1.0, ValueError, "test_fraction must lie strictly between 0 and 1, got 1.0"),
+    ("test_fraction", "0.2", TypeError, "test_fraction must be a real number, got str"),
+    ("test_fraction", float("nan"), ValueError, "test_fraction must be finite, got nan"),
+    ("noise", -0.1, ValueError, r"noise must lie in \[0, inf\], got -0.1"),
+    ("language", "fr", ValueError, "language must be one of 'zh', 'en'; got 'fr'"),
+    ("ablate", "audio", ValueError, "ablate must be one of None, 'text', 'image'; got 'audio'"),
+])
+def test_data_config_validation(field, value, error, message):
+    with pytest.raises(error, match=message):
+        DataConfig(**{field: value})
+
+
+def test_data_config_from_dict_is_strict_and_round_trips():
+    c = DataConfig(samples=40, language="en", ablate="text", noise=0.1)
+    assert DataConfig.from_dict(c.to_dict()) == c
+    assert DataConfig.from_dict({}) == DataConfig()
+    with pytest.raises(ValueError, match="unknown data config fields: dtype, epochs"):
+        DataConfig.from_dict({**c.to_dict(), "epochs": 3, "dtype": "float32"})
+    with pytest.raises(TypeError, match="a data config must be a dict of fields, got NoneType"):
+        DataConfig.from_dict(None)
+    with pytest.raises(ValueError, match="samples must be a multiple of 4"):
+        DataConfig.from_dict({"samples": 41})
+
+
+def test_load_split_is_the_configured_split_of_the_configured_data():
+    config = DataConfig(samples=40, data_seed=3, test_fraction=0.25, split_seed=5)
+    train, test = load_split(config)
+    assert (len(train), len(test)) == (30, 10)
+    data = make_dataset(40, seed=3)
+    train_index, test_index = split_indices(40, 0.25, 5)
+    np.testing.assert_array_equal(train.images, data.images[train_index])
+    np.testing.assert_array_equal(test.tokens, data.tokens[test_index])
+    again, _ = load_split(config)
+    np.testing.assert_array_equal(again.labels, train.labels)
+
+
+def test_model_inputs_dtype_and_ablations():
+    _, test = load_split(DataConfig(samples=40))
+    tokens, images, labels = model_inputs(test, "float32")
+    assert tokens.dtype == np.int64 and images.dtype == np.float32 and labels.dtype == np.float32
+    np.testing.assert_array_equal(tokens, test.tokens)
+    no_text, _, _ = model_inputs(test, "float64", ablate="text")
+    assert np.all(no_text == test.vocab.token_id(UNK))  # every caption the same all-<unk> caption
+    _, no_image, same_labels = model_inputs(test, "float64", ablate="image")
+    assert not np.any(no_image) and np.array_equal(same_labels, test.labels)
+
+
+def test_batches_cover_every_index_once():
+    plain = list(batches(10, 4))
+    assert [b.tolist() for b in plain] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    shuffled = list(batches(10, 4, np.random.default_rng(0)))
+    assert sorted(np.concatenate(shuffled).tolist()) == list(range(10))
+    assert np.concatenate(shuffled).tolist() == np.random.default_rng(0).permutation(10).tolist()
+
+
+def test_take_selects_rows():
+    a = np.arange(12.0).reshape(4, 3)
+    np.testing.assert_array_equal(take(a, np.array([2, 0])), a[[2, 0]])
