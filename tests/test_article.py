@@ -1,17 +1,13 @@
-"""The README's demo command, and the article's worked example (§4.3) it prints.
+"""gemini_np.article: the article's worked example (§4.3), its wrong claim and the correct weights.
 
 Every expected number is computed here from its definition (math.e, math.exp),
-never copied from the code's output.
+never copied from the code's output. (The demo that prints them: tests/test_cli.py.)
 """
 import math
-import subprocess
-import sys
 
 import numpy as np
-import pytest
 
 from gemini_np import article
-from gemini_np.__main__ import build_parser, main
 
 E = math.e
 A = math.exp(1 / math.sqrt(5))  # the diagonal logit with the 1/√d_k scaling, d_k = 5
@@ -62,32 +58,3 @@ def test_format_matrix_aligns_cjk_labels():
     widths = {article._display_width(line) for line in lines}
     assert len(widths) == 1, "every row has the same display width (CJK characters count double)"
     assert article._display_width("猫") == 2 and article._display_width("ab") == 2
-
-
-def test_demo_runs_and_every_op_passes(capsys):
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    for value in (*UNSCALED_ROW, *SCALED_ROW):
-        assert f"{value:.4f}" in out
-    assert "猫" in out and "喜欢" in out and "吃鱼" in out
-    assert "pass" in out and "FAIL" not in out
-
-
-def test_demo_exit_code_reports_a_failing_op(monkeypatch, capsys):
-    """The demo's exit status is not hard-wired to 0: a failing row makes it 1."""
-    from gemini_np import gradcheck
-
-    monkeypatch.setattr(gradcheck, "op_gradcheck_table",
-                        lambda seed=0: [{"op": "broken", "worst": "x", "error": 1.0, "bound": 1e-7, "ok": False}])
-    assert main(["demo"]) == 1
-    assert "FAIL" in capsys.readouterr().out
-
-
-def test_command_line_needs_a_command():
-    with pytest.raises(SystemExit):
-        build_parser().parse_args([])
-
-
-def test_python_dash_m_entry_point():
-    result = subprocess.run([sys.executable, "-m", "gemini_np", "--help"], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0 and "demo" in result.stdout
