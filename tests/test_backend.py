@@ -1,35 +1,63 @@
-"""Backend selection: NumPy by default, CuPy on request, with errors that say how to fix them.
+"""gemini_np.backend: NumPy by default, CuPy on request, with errors that say how to fix them;
+set/get/use_backend, GEMINI_NP_BACKEND, array_namespace, explicit host <-> device moves (also
+on array_api_strict's second device), and the helpers that keep caches private.
 
 CuPy itself cannot run here (no GPU), so its *absence* is simulated by making
-``import cupy`` fail (``sys.modules["cupy"] = None``), and its *presence* by a
-small fake module with CuPy's shape. Both work the same on a machine that does
-have CuPy installed, so these tests mean the same thing everywhere.
+``import cupy`` fail (both the module cache and the import machinery refuse it), and its
+*presence* by a small fake module with CuPy's shape. Both work the same on a machine that
+does have CuPy installed, so these tests mean the same thing everywhere.
 """
 from __future__ import annotations
 
+import builtins
 import sys
 import types
 
+import array_api_strict as xps
 import numpy as np
 import pytest
 
 import gemini_np
 from gemini_np import backend
-from gemini_np.backend import BackendError, array_namespace, from_numpy, is_array, set_backend, to_numpy, use_backend
+from gemini_np.backend import (
+    BackendError,
+    array_namespace,
+    from_numpy,
+    is_array,
+    private_copy,
+    read_only,
+    set_backend,
+    to_numpy,
+    use_backend,
+)
+
+DEVICE1 = xps.Device("device1")
 
 
 @pytest.fixture(autouse=True)
-def _restore_backend():
-    """Every test starts from, and leaves behind, the default (NumPy) backend."""
+def _fresh_backend_state(monkeypatch):
+    """Each test starts as a fresh process would (nothing chosen yet, no GEMINI_NP_BACKEND)
+    and leaves the previous backend behind."""
     saved = (backend._current, backend._device)
+    backend._current, backend._device = None, None
+    monkeypatch.delenv("GEMINI_NP_BACKEND", raising=False)
     yield
     backend._current, backend._device = saved
 
 
 @pytest.fixture
 def no_cupy(monkeypatch):
-    """``import cupy`` raises ImportError, whether or not CuPy is installed."""
-    monkeypatch.setitem(sys.modules, "cupy", None)
+    """``import cupy`` raises ImportError even on a machine where CuPy is installed:
+    both the module cache and the import machinery refuse it."""
+    monkeypatch.delitem(sys.modules, "cupy", raising=False)
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "cupy" or name.startswith("cupy."):
+            raise ImportError("No module named 'cupy'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
 
 
 class _FakeDevice:
@@ -78,26 +106,32 @@ def _fake_cupy(version="14.2.0", n_gpus=1, modern=True, gpu_error=None):
 # --------------------------------------------------------------------------- CuPy missing
 
 
+def test_default_is_numpy():
+    assert gemini_np.get_backend() is np
+    assert backend.get_device() is None
+
+
 def test_set_backend_cupy_without_cupy_names_the_pip_command(no_cupy):
+    gemini_np.set_backend("numpy")
     with pytest.raises(BackendError) as info:
         set_backend("cupy")
     message = str(info.value)
     assert "CuPy is not installed" in message
     assert "pip install cupy-cuda12x" in message and "pip install cupy-cuda13x" in message
     assert '.[cuda12]' in message
+    assert isinstance(info.value, RuntimeError)
     assert gemini_np.get_backend() is np, "a failed switch must leave the old backend in place"
 
 
 def test_use_backend_cupy_without_cupy_fails_before_the_block_runs(no_cupy):
     ran = False
     with pytest.raises(BackendError, match="pip install cupy-cuda12x"):
-        with use_backend("cupy"):
+        with use_backend("CuPy"):
             ran = True
     assert not ran and gemini_np.get_backend() is np
 
 
 def test_environment_variable_selects_the_backend(monkeypatch, no_cupy):
-    backend._current = None  # as in a fresh process
     monkeypatch.setenv("GEMINI_NP_BACKEND", "cupy")
     with pytest.raises(BackendError, match="pip install cupy-cuda13x"):
         gemini_np.get_backend()
@@ -107,16 +141,23 @@ def test_environment_variable_selects_the_backend(monkeypatch, no_cupy):
     monkeypatch.setenv("GEMINI_NP_BACKEND", "tpu")
     with pytest.raises(ValueError, match="unknown backend 'tpu'"):
         gemini_np.get_backend()
+    gemini_np.set_backend("numpy")  # an explicit choice wins over the variable
+    assert gemini_np.get_backend() is np
     backend._current = None
     monkeypatch.delenv("GEMINI_NP_BACKEND")
     assert gemini_np.get_backend() is np
 
 
-def test_unknown_backend_and_misplaced_device_are_value_errors():
-    with pytest.raises(ValueError, match="choose one of numpy, cupy"):
-        set_backend("torch")
-    with pytest.raises(ValueError, match="unknown backend"):
-        set_backend(3)
+@pytest.mark.parametrize("name", ["tensorflow", "", "numpy2", None, 1.0, 3])
+def test_unknown_backend_is_a_value_error_naming_the_choices(name):
+    with pytest.raises(ValueError, match=r"unknown backend .*choose one of numpy, cupy"):
+        set_backend(name)
+    with pytest.raises(ValueError):
+        with use_backend(name):
+            pass  # pragma: no cover - never entered
+
+
+def test_misplaced_device_and_non_array_modules_are_value_errors():
     with pytest.raises(ValueError, match="only for array-API test namespaces"):
         set_backend("numpy", device="cpu")
     with pytest.raises(ValueError, match="not an array-API namespace"):
@@ -124,11 +165,20 @@ def test_unknown_backend_and_misplaced_device_are_value_errors():
     assert set_backend(" NumPy ") is np
 
 
-def test_use_backend_restores_the_previous_backend_after_an_exception():
-    import array_api_strict as xps
+def test_set_get_and_nested_use_backend():
+    assert gemini_np.set_backend("numpy") is np and gemini_np.get_backend() is np
+    with use_backend(xps, device=DEVICE1) as xp:
+        assert xp is xps and gemini_np.get_backend() is xps and backend.get_device() == DEVICE1
+        with use_backend("numpy") as inner:  # nested blocks restore in order
+            assert inner is np and gemini_np.get_backend() is np
+        assert gemini_np.get_backend() is xps and backend.get_device() == DEVICE1
+    assert gemini_np.get_backend() is np and backend.get_device() is None
 
+
+def test_use_backend_restores_the_previous_backend_after_an_exception():
+    gemini_np.set_backend("numpy")
     with pytest.raises(KeyError):
-        with use_backend(xps):
+        with use_backend(xps, device=DEVICE1):
             assert gemini_np.get_backend() is xps
             raise KeyError("boom")
     assert gemini_np.get_backend() is np and backend.get_device() is None
@@ -181,20 +231,80 @@ def test_from_numpy_puts_arrays_on_the_gpu_of_like(monkeypatch):
     assert gemini_np.get_backend() is np
 
 
-def test_non_arrays_are_rejected_by_name():
-    assert not is_array([1.0, 2.0]) and not is_array(None)
+def test_array_namespace_and_non_arrays():
+    a, b = np.ones(2), xps.ones(2)
+    assert array_namespace(a, None, a) is np and array_namespace(b) is xps
+    with pytest.raises(TypeError, match=r"different libraries cannot be mixed: array_api_strict, numpy"):
+        array_namespace(a, b)
+    assert not is_array([1.0, 2.0]) and not is_array(None) and not is_array(1.0)
+    assert is_array(np.ones(1)) and is_array(xps.ones(1))
     with pytest.raises(TypeError, match="expected an array .* got list"):
         array_namespace(np.ones(2), [1.0])
+    with pytest.raises(TypeError, match="got tuple"):
+        array_namespace((1.0, 2.0))
+    # the kernels inherit this: a list is refused by name, a NumPy mask with array_api_strict queries too
     with pytest.raises(TypeError, match="must be an array"):
         gemini_np.softmax([1.0, 2.0])
+    q = xps.asarray(np.ones((2, 3)))
+    with pytest.raises(TypeError, match="cannot be mixed"):
+        gemini_np.attention_forward(q, q, q, mask=np.ones((2, 2), dtype=bool))
 
 
 def test_with_nothing_given_array_namespace_is_the_current_backend():
     assert array_namespace() is np and array_namespace(None) is np
 
 
-def test_to_numpy_passes_host_arrays_through_without_a_copy():
-    x = np.ones(4)
-    assert to_numpy(x) is x
-    assert to_numpy(2.5).shape == ()
+@pytest.mark.parametrize("device", [None, DEVICE1], ids=["default-device", "device1"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_])
+def test_to_numpy_from_numpy_round_trip_on_array_api_strict(device, dtype):
+    host = (np.arange(6).reshape(2, 3) % 4).astype(dtype)
+    like = xps.ones(1) if device is None else xps.ones(1, device=DEVICE1)
+    moved = from_numpy(host, like=like)
+    assert array_namespace(moved) is xps and moved.device == like.device
+    back = to_numpy(moved)
+    assert isinstance(back, np.ndarray) and back.dtype == host.dtype
+    np.testing.assert_array_equal(back, host)
 
+
+def test_from_numpy_targets():
+    host = np.array([1.5, 2.5])
+    assert array_namespace(from_numpy(host)) is np
+    np.testing.assert_array_equal(from_numpy(host, like=np.zeros(1)), host)
+    assert array_namespace(from_numpy(host, xp=xps)) is xps
+    with use_backend(xps, device=DEVICE1):
+        on_device = from_numpy(host)  # the current backend and device
+    assert array_namespace(on_device) is xps and on_device.device == DEVICE1
+    np.testing.assert_array_equal(to_numpy(on_device), host)
+
+
+def test_to_numpy_of_numpy_and_scalars():
+    x = np.arange(3.0)
+    assert to_numpy(x) is x  # no copy for host arrays
+    assert to_numpy(2.5).shape == () and to_numpy([1, 2]).tolist() == [1, 2]
+
+
+def test_device_kwargs():
+    assert backend.device_kwargs(np.ones(1)) == {}
+    assert backend.device_kwargs(xps.ones(1, device=DEVICE1)) == {"device": DEVICE1}
+
+
+# --------------------------------------------------------------------------- caches the caller cannot corrupt
+
+
+@pytest.mark.parametrize("make", [np.ones, lambda shape: xps.ones(shape, device=DEVICE1)], ids=["numpy", "array_api_strict"])
+def test_private_copy_is_equal_but_not_shared(make):
+    x = make((2, 3))
+    copy = private_copy(x)
+    assert copy is not x and array_namespace(copy) is array_namespace(x)
+    np.testing.assert_array_equal(to_numpy(copy), to_numpy(x))
+    x[0, 0] = 5.0
+    assert float(to_numpy(copy)[0, 0]) == 1.0
+
+
+def test_read_only_marks_numpy_arrays_and_leaves_others_alone():
+    x = np.ones(3)
+    assert read_only(x) is x and not x.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        x /= 2
+    y = xps.ones(3)
+    assert read_only(y) is y
