@@ -12,17 +12,14 @@ kernels on it catches exactly the mistakes that would break them on a GPU:
 * a name outside the standard (``np.einsum``, ``x.T`` on a 3-d array, ...):
   the namespace simply does not have it.
 
-Each case runs forward and backward on NumPy and on array_api_strict (float32
-and float64, default device and ``device1``; float32 also on ``no_float64``),
-asserts every result is an array of the input's library, device and dtype, and
-compares the values with the NumPy results.
+Every entry of the op registry (``gemini_np.functional.registry.OPS``) runs
+forward and backward on NumPy and on array_api_strict (float32 and float64,
+default device and ``device1``; float32 also on ``no_float64``): its inputs and its
+static arrays (masks, ids, labels) move to the device, float ones cast to the
+dtype. Every result must be an array of the input's library, device and dtype,
+and equal the NumPy result. A new op gets all of this from its registry entry.
 """
 from __future__ import annotations
-
-import inspect
-import sys
-import zlib
-from typing import Callable, NamedTuple
 
 import array_api_strict as xps
 import numpy as np
@@ -30,6 +27,7 @@ import pytest
 
 import gemini_np.functional as F
 from gemini_np.backend import array_namespace, device_kwargs, from_numpy, to_numpy, use_backend
+from gemini_np.functional.registry import OPS, Example, OpSpec
 
 CPU = xps.Device("CPU_DEVICE")
 DEVICE1 = xps.Device("device1")
@@ -55,30 +53,20 @@ PLACES = [
 RTOL = {np.float64: 1e-10, np.float32: 1e-5}
 
 
-class Case(NamedTuple):
-    forward: Callable  # forward(**inputs) -> (out, cache)
-    backward: Callable  # backward(dout, cache) -> grad or tuple of grads
-    inputs: dict  # name -> host NumPy array (float arrays in float64; cast per dtype)
-
-
 # --------------------------------------------------------------------------- helpers
 
 
-def _move(a, dtype, device):
-    """A host array onto array_api_strict's ``device``; float arrays cast to ``dtype`` first."""
-    if a is None:
-        return None
-    a = np.asarray(a)
-    if a.dtype.kind == "f":
-        a = a.astype(dtype)
-    return xps.asarray(a, device=device)
-
-
 def _host(a, dtype):
-    if a is None:
-        return None
-    a = np.asarray(a)
-    return a.astype(dtype) if a.dtype.kind == "f" else a
+    """A host array with float arrays cast to ``dtype``; anything else (ints, sizes, None) unchanged."""
+    if isinstance(a, np.ndarray) and a.dtype.kind == "f":
+        return a.astype(dtype)
+    return a
+
+
+def _move(a, dtype, device):
+    """A host array onto array_api_strict's ``device`` (float arrays cast to ``dtype`` first); non-arrays unchanged."""
+    a = _host(a, dtype)
+    return xps.asarray(a, device=device) if isinstance(a, np.ndarray) else a
 
 
 def _as_tuple(g):
@@ -102,17 +90,15 @@ def assert_close_normwise(actual, expected, dtype, what):
     assert err <= RTOL[dtype] * scale + 1e-30, f"{what}: max|diff| {err:.3g} > {RTOL[dtype]:g} · max|ref| {scale:.3g}"
 
 
-def run_case(case: Case, dtype, device, seed=0):
-    """Forward + backward on NumPy and on array_api_strict; compare everything."""
-    rng = np.random.default_rng(seed)
-    np_inputs = {k: _host(v, dtype) for k, v in case.inputs.items()}
-    out_np, cache_np = case.forward(**np_inputs)
-    dout = rng.standard_normal(np.shape(out_np)).astype(dtype)
-    grads_np = _as_tuple(case.backward(dout, cache_np))
+def run_op(op, example: Example, dtype, device, seed=0):
+    """Forward + backward of one registry entry on NumPy and on array_api_strict; compare everything."""
+    arguments = {**example.inputs, **example.static}
+    out_np, cache_np = op.forward(**{k: _host(v, dtype) for k, v in arguments.items()})
+    dout = np.random.default_rng(seed).standard_normal(np.shape(out_np)).astype(dtype)
+    grads_np = _as_tuple(op.backward(dout, cache_np))
 
-    xp_inputs = {k: _move(v, dtype, device) for k, v in case.inputs.items()}
-    out, cache = case.forward(**xp_inputs)
-    grads = _as_tuple(case.backward(_move(dout, dtype, device), cache))
+    out, cache = op.forward(**{k: _move(v, dtype, device) for k, v in arguments.items()})
+    grads = _as_tuple(op.backward(xps.asarray(dout, device=device), cache))
 
     assert_same_place(out, device, dtype, "forward output")
     assert_close_normwise(out, out_np, dtype, "forward output")
@@ -120,195 +106,48 @@ def run_case(case: Case, dtype, device, seed=0):
     if weights is not None:
         assert_same_place(weights, device, dtype, "cache.weights")
         assert_close_normwise(weights, cache_np.weights, dtype, "cache.weights")
-    assert len(grads) == len(grads_np)
-    for i, (g, g_np) in enumerate(zip(grads, grads_np)):
-        if g_np is None:
-            assert g is None, f"gradient {i}: expected None"
-            continue
-        assert_same_place(g, device, dtype, f"gradient {i}")
-        assert_close_normwise(g, g_np, dtype, f"gradient {i}")
+    assert len(grads) == len(grads_np) == len(example.inputs)
+    for name, g, g_np in zip(example.inputs, grads, grads_np):
+        assert_same_place(g, device, dtype, f"gradient of {name}")
+        assert_close_normwise(g, g_np, dtype, f"gradient of {name}")
     return out, grads
 
 
-# --------------------------------------------------------------------------- the cases
-
-
-def _randn(rng, *shape):
-    return rng.standard_normal(shape)
-
-
-def _attention_case(rng, mask=None, scale=None, **kwargs):
-    q, k, v = _randn(rng, 2, 5, 4), _randn(rng, 2, 7, 4), _randn(rng, 2, 7, 3)
-    return Case(
-        lambda q, k, v, mask: F.attention_forward(q, k, v, mask=mask, scale=scale, **kwargs),
-        F.attention_backward,
-        {"q": q, "k": k, "v": v, "mask": mask},
-    )
-
-
-def _bool_mask(rng, shape, full_row=True):
-    """Random keep-mask with every row valid, except (when asked) one fully masked row."""
-    mask = rng.random(shape) < 0.6
-    mask[..., 0] = True
-    if full_row:
-        mask[..., 1, :] = False  # query 1 may attend to nothing: zero output, zero gradients
-    return mask
-
-
-def _float_mask(rng, shape):
-    mask = np.where(rng.random(shape) < 0.7, rng.standard_normal(shape), -np.inf)
-    mask[..., 0] = 0.0
-    mask[..., 2, :] = -np.inf  # a fully masked row through the float path
-    return mask
-
-
-def case_softmax(rng):
-    return Case(lambda x: (y := F.softmax(x, axis=-1), y), lambda dy, y: F.softmax_backward(dy, y), {"x": _randn(rng, 3, 4, 5)})
-
-
-def case_softmax_axis0(rng):
-    return Case(
-        lambda x: (y := F.softmax(x, axis=0), y),
-        lambda dy, y: F.softmax_backward(dy, y, axis=0),
-        {"x": _randn(rng, 3, 4, 5) * 30.0},  # large logits: exercises the max subtraction
-    )
-
-
-def case_attention_plain(rng):
-    return _attention_case(rng)
-
-
-def case_attention_bool_mask(rng):
-    return _attention_case(rng, mask=_bool_mask(rng, (5, 7)))
-
-
-def case_attention_float_mask(rng):
-    return _attention_case(rng, mask=_float_mask(rng, (1, 5, 7)), scale=0.3)  # broadcasts over the batch
-
-
-def case_attention_batched_mask(rng):
-    return _attention_case(rng, mask=_bool_mask(rng, (2, 5, 7)))
-
-
-def case_fusion(rng):
-    shapes = {"q_text": (2, 5, 4), "k_text": (2, 7, 4), "q_image": (2, 5, 3), "k_image": (2, 7, 3), "v": (2, 7, 6)}
-    inputs = {name: _randn(rng, *s) for name, s in shapes.items()}
-    inputs["mask"] = _bool_mask(rng, (2, 5, 7))
-    return Case(F.fusion_attention_forward, F.fusion_attention_backward, inputs)
-
-
-def case_patch_attention(rng):
-    return Case(
-        lambda q, k, v: F.patch_attention_forward(q, k, v, patch_size=2),
-        F.patch_attention_backward,
-        {"q": _randn(rng, 2, 4, 6, 3), "k": _randn(rng, 2, 4, 6, 3), "v": _randn(rng, 2, 4, 6, 5)},
-    )
-
-
-def case_patchify(rng):
-    # forward = patchify, backward = unpatchify (its exact adjoint: a pure rearrangement)
-    return Case(lambda x: (F.patchify(x, 3), None), lambda dy, _: F.unpatchify(dy, 3), {"x": _randn(rng, 2, 6, 9, 4)})
-
-
-def case_linear(rng):
-    return Case(F.linear_forward, F.linear_backward, {"x": _randn(rng, 2, 3, 4), "w": _randn(rng, 4, 5), "b": _randn(rng, 5)})
-
-
-def case_linear_no_bias(rng):
-    return Case(lambda x, w: F.linear_forward(x, w), F.linear_backward, {"x": _randn(rng, 6, 4), "w": _randn(rng, 4, 2)})
-
-
-def case_grouped_linear(rng):
-    inputs = {"x": _randn(rng, 2, 3, 4, 5), "w": _randn(rng, 4, 5, 3), "b": _randn(rng, 3)}
-    return Case(F.grouped_linear_forward, F.grouped_linear_backward, inputs)
-
-
-def case_layer_norm(rng):
-    return Case(
-        F.layer_norm_forward,
-        F.layer_norm_backward,
-        {"x": _randn(rng, 2, 3, 8) * 3 + 1, "gamma": _randn(rng, 8), "beta": _randn(rng, 8)},
-    )
-
-
-def case_relu(rng):
-    return Case(F.relu_forward, F.relu_backward, {"x": _randn(rng, 3, 7)})
-
-
-def case_gelu(rng):
-    return Case(F.gelu_forward, F.gelu_backward, {"x": _randn(rng, 3, 7) * 3})
-
-
-def case_embedding_padding(rng):
-    ids = np.array([[0, 3, 3, 1, 0], [2, 2, 2, 0, 4]])  # repeated ids: the scatter-add must add, padding 0 twice
-    return Case(F.embedding_forward, F.embedding_backward, {"ids": ids, "table": _randn(rng, 5, 6)})
-
-
-def case_embedding_no_padding(rng):
-    ids = np.array([1, 1, 0, 4, 1])
-    return Case(lambda ids, table: F.embedding_forward(ids, table, padding_id=None), F.embedding_backward, {"ids": ids, "table": _randn(rng, 5, 3)})
-
-
-def case_masked_mean(rng):
-    mask = np.array([[True, True, False, True], [False, False, False, False], [True, False, False, False]])  # row 1 empty
-    return Case(F.masked_mean_forward, F.masked_mean_backward, {"x": _randn(rng, 3, 4, 5), "mask": mask})
-
-
-def case_masked_mean_no_mask(rng):
-    return Case(lambda x: F.masked_mean_forward(x), F.masked_mean_backward, {"x": _randn(rng, 2, 4, 3)})
-
-
-def case_bce(rng):
-    labels = (rng.random(8) < 0.5).astype(np.float64)
-    logits = _randn(rng, 8) * 5
-    logits[0], logits[1] = 1e3, -1e3  # the stable form must not overflow
-    # dout of a 0-d loss: a 0-d array on the device; the backward must keep it there
-    return Case(F.bce_with_logits_forward, F.bce_with_logits_backward, {"logits": logits, "labels": labels})
-
-
-def case_sigmoid(rng):
-    z = _randn(rng, 4, 5) * 10
-    return Case(lambda z: (s := F.sigmoid(z), s), lambda ds, s: ds * s * (1.0 - s), {"z": z})
-
-
-CASES = {name[len("case_"):]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
-
-
-def _has_block_size() -> bool:
-    return "block_size" in inspect.signature(F.attention_forward).parameters
-
-
-def _blocked_cases():
-    """The memory-efficient path (``block_size=``), when the kernel has it."""
-    if not _has_block_size():
-        return {}
-    return {
-        "attention_blocked": lambda rng: _attention_case(rng, block_size=3),
-        "attention_blocked_bool_mask": lambda rng: _attention_case(rng, mask=_bool_mask(rng, (5, 7)), block_size=2),
-        "attention_blocked_float_mask": lambda rng: _attention_case(rng, mask=_float_mask(rng, (5, 7)), block_size=4),
-    }
-
-
-CASES.update(_blocked_cases())
+# --------------------------------------------------------------------------- every op of the registry
 
 
 @pytest.mark.parametrize("dtype, device", PLACES)
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_op_on_array_api_strict(name, dtype, device):
-    run_case(CASES[name](np.random.default_rng(zlib.crc32(name.encode()))), dtype, device)
+@pytest.mark.parametrize("op", OPS, ids=[op.name for op in OPS])
+def test_op_on_array_api_strict(op, dtype, device):
+    run_op(op, op.make_example(), dtype, device)
 
 
-def test_the_case_list_covers_every_public_functional_op():
-    """A new kernel in gemini_np.functional must get a case here (forward names, minus helpers)."""
-    covered = inspect.getsource(sys.modules[__name__])
-    public = [n for n in F.__all__ if n[0].islower()]
-    missing = [n for n in public if f"F.{n}" not in covered]
-    assert not missing, f"ops without an array-API case: {missing}"
+def _softmax_axis0_forward(x):
+    y = F.softmax(x, axis=0)
+    return y, y
 
 
-def test_blocked_path_is_covered_when_it_exists():
-    if _has_block_size():
-        assert any("blocked" in name for name in CASES)
+#: Variants the registry does not hold: other code paths of the same public ops.
+VARIANTS = [
+    OpSpec("softmax over axis 0, large logits", _softmax_axis0_forward, lambda dy, y: F.softmax_backward(dy, y, axis=0),
+           lambda rng, s: Example({"x": rng.standard_normal((3, 4, 5)) * 30.0}), (F.softmax, F.softmax_backward)),
+    OpSpec("embedding without a padding id", F.embedding_forward, F.embedding_backward,
+           lambda rng, s: Example({"table": rng.standard_normal((5, 3))},
+                                  {"ids": np.array([1, 1, 0, 4, 1]), "padding_id": None}),
+           (F.embedding_forward, F.embedding_backward)),
+    OpSpec("masked mean without a mask", F.masked_mean_forward, F.masked_mean_backward,
+           lambda rng, s: Example({"x": rng.standard_normal((2, 4, 3))}), (F.masked_mean_forward, F.masked_mean_backward)),
+    OpSpec("attention, one bool mask per batch", F.attention_forward, F.attention_backward,
+           lambda rng, s: Example({"q": rng.standard_normal((2, 5, 4)), "k": rng.standard_normal((2, 7, 4)),
+                                   "v": rng.standard_normal((2, 7, 3))}, {"mask": rng.random((2, 1, 7)) < 0.6}),
+           (F.attention_forward, F.attention_backward)),
+]
+
+
+@pytest.mark.parametrize("dtype, device", PLACES)
+@pytest.mark.parametrize("op", VARIANTS, ids=[op.name for op in VARIANTS])
+def test_variant_on_array_api_strict(op, dtype, device):
+    run_op(op, op.make_example(), dtype, device)
 
 
 # --------------------------------------------------------------------------- targeted checks
@@ -319,8 +158,9 @@ def test_fully_masked_rows_are_zero_not_nan_on_device1(dtype):
     rng = np.random.default_rng(1)
     mask = np.ones((5, 7), dtype=bool)
     mask[2] = False
-    case = _attention_case(rng, mask=mask)
-    out, (dq, dk, dv) = run_case(case, dtype, DEVICE1)
+    inputs = {"q": rng.standard_normal((2, 5, 4)), "k": rng.standard_normal((2, 7, 4)), "v": rng.standard_normal((2, 7, 3))}
+    attention = next(op for op in OPS if op.name == "attention")
+    out, (dq, dk, dv) = run_op(attention, Example(inputs, {"mask": mask}), dtype, DEVICE1)
     out, dq = to_numpy(out), to_numpy(dq)
     assert np.all(out[:, 2] == 0) and np.all(dq[:, 2] == 0)
     assert np.all(np.isfinite(out)) and np.all(np.isfinite(dq))
@@ -387,14 +227,6 @@ def test_host_device_moves_are_explicit_and_land_on_the_right_device():
     np.testing.assert_array_equal(back, host)
     assert device_kwargs(x) == {"device": DEVICE1}
     assert device_kwargs(host) == {}
-
-
-def test_use_backend_with_an_array_api_module_and_device():
-    with use_backend(xps, device=DEVICE1) as xp:
-        assert xp is xps
-        x = from_numpy(np.ones(3))
-        assert array_namespace(x) is xps and x.device == DEVICE1
-    assert array_namespace(from_numpy(np.ones(3))) is np
 
 
 def test_no_module_asks_for_array_namespace_directly():
@@ -502,9 +334,11 @@ def test_gemini_model_training_step_on_array_api_strict(dtype, device, optimizer
 
 def test_training_loop_on_device1_matches_numpy():
     """gemini_np.train end to end (batching with take, loss logging, evaluation) on device1."""
+    from gemini_np.model import ModelConfig
     from gemini_np.train import TrainConfig, train
 
-    config = TrainConfig(samples=48, epochs=1, batch_size=16, d_model=8, n_heads=2, d_ff=16, dtype="float32")
+    config = TrainConfig(samples=48, epochs=1, batch_size=16,
+                         model=ModelConfig(d_model=8, n_heads=2, d_ff=16, dtype="float32"))
     reference = train(config, progress=False)
     with use_backend(xps, device=DEVICE1):
         result = train(config, progress=False)

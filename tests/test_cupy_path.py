@@ -14,7 +14,8 @@ import pytest
 
 import fake_cupy
 from gemini_np.backend import array_namespace, from_numpy, get_backend, to_numpy, use_backend
-from test_array_api import CASES, RTOL, assert_close_normwise
+from gemini_np.functional.registry import OPS
+from test_array_api import RTOL, VARIANTS, assert_close_normwise
 
 
 @pytest.fixture
@@ -26,11 +27,14 @@ def _as_tuple(g):
     return g if isinstance(g, tuple) else (g,)
 
 
+def _host(a, dtype):
+    """Float arrays cast to ``dtype``; other arrays and non-arrays (sizes, None) unchanged."""
+    return a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+
+
 def _to_cupy(cupy, host, dtype):
-    if host is None:
-        return None
-    host = np.asarray(host)
-    return cupy.asarray(host.astype(dtype) if host.dtype.kind == "f" else host)
+    host = _host(host, dtype)
+    return cupy.asarray(host) if isinstance(host, np.ndarray) else host
 
 
 def _check_on_cupy(cupy, x, dtype, what):
@@ -40,25 +44,23 @@ def _check_on_cupy(cupy, x, dtype, what):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_op_on_the_cupy_path(cupy, name, dtype):
-    case = CASES[name](np.random.default_rng(3))
-    host = {k: (None if v is None else (np.asarray(v).astype(dtype) if np.asarray(v).dtype.kind == "f" else np.asarray(v)))
-            for k, v in case.inputs.items()}
-    out_np, cache_np = case.forward(**host)
+@pytest.mark.parametrize("op", OPS + tuple(VARIANTS), ids=[op.name for op in OPS + tuple(VARIANTS)])
+def test_op_on_the_cupy_path(cupy, op, dtype):
+    """Every registry entry (and the array-API test's variants) on the stand-in CuPy, against NumPy."""
+    example = op.make_example(seed=3)
+    arguments = {**example.inputs, **example.static}
+    out_np, cache_np = op.forward(**{k: _host(v, dtype) for k, v in arguments.items()})
     dout = np.random.default_rng(4).standard_normal(np.shape(out_np)).astype(dtype)
-    grads_np = _as_tuple(case.backward(dout, cache_np))
+    grads_np = _as_tuple(op.backward(dout, cache_np))
 
-    out, cache = case.forward(**{k: _to_cupy(cupy, v, dtype) for k, v in case.inputs.items()})
-    grads = _as_tuple(case.backward(cupy.asarray(dout), cache))
+    out, cache = op.forward(**{k: _to_cupy(cupy, v, dtype) for k, v in arguments.items()})
+    grads = _as_tuple(op.backward(cupy.asarray(dout), cache))
     _check_on_cupy(cupy, out, dtype, "forward output")
     assert_close_normwise(to_numpy(out), out_np, dtype, "forward output")
-    for i, (g, g_np) in enumerate(zip(grads, grads_np)):
-        if g_np is None:
-            assert g is None
-            continue
-        _check_on_cupy(cupy, g, dtype, f"gradient {i}")
-        assert_close_normwise(to_numpy(g), g_np, dtype, f"gradient {i}")
+    assert len(grads) == len(grads_np) == len(example.inputs)
+    for name, g, g_np in zip(example.inputs, grads, grads_np):
+        _check_on_cupy(cupy, g, dtype, f"gradient of {name}")
+        assert_close_normwise(to_numpy(g), g_np, dtype, f"gradient of {name}")
 
 
 def test_the_stand_in_behaves_like_cupy_where_it_matters(cupy):
@@ -118,9 +120,11 @@ def test_model_training_step_on_the_cupy_path(cupy):
 
 
 def test_training_loop_on_the_cupy_path_matches_numpy(cupy):
+    from gemini_np.model import ModelConfig
     from gemini_np.train import TrainConfig, train
 
-    config = TrainConfig(samples=48, epochs=2, batch_size=16, d_model=8, n_heads=2, d_ff=16, dtype="float32")
+    config = TrainConfig(samples=48, epochs=2, batch_size=16,
+                         model=ModelConfig(d_model=8, n_heads=2, d_ff=16, dtype="float32"))
     reference = train(config, progress=False)
     with use_backend("cupy"):
         result = train(config, progress=False)
@@ -147,7 +151,7 @@ def restore_backend():
 
 @pytest.mark.parametrize("how", ["flag", "environment"])
 def test_cli_backend_cupy_without_cupy_is_one_line_and_nonzero(monkeypatch, capsys, restore_backend, how):
-    from gemini_np.__main__ import main
+    from gemini_np.cli import main
 
     monkeypatch.setitem(__import__("sys").modules, "cupy", None)  # `import cupy` fails, installed or not
     argv = ["train", "--samples", "8", "--epochs", "1", "--quiet"]
@@ -169,7 +173,7 @@ def test_cli_trains_on_cupy_and_its_checkpoint_is_host_numpy_for_either_backend(
     on NumPy and on CuPy and reproduces the reported test accuracy on both."""
     import json
 
-    from gemini_np.__main__ import main
+    from gemini_np.cli import main
     from gemini_np.checkpoint import load_checkpoint
 
     ckpt, metrics_path = tmp_path / "model.npz", tmp_path / "metrics.json"
