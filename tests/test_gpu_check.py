@@ -1,14 +1,24 @@
 """benchmarks/gpu_check.py cannot rot: its CPU dry run (array_api_strict on device1
-standing in for CuPy) runs the same parity code as the GPU run, here, on every commit."""
+standing in for CuPy) runs the same parity code as the GPU run, here, on every commit.
+
+The script checks every entry of the op registry; so do these tests (a new op shows up in
+the report without any edit here), and they break entries *of the registry* to see the
+script fail.
+"""
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from gemini_np.functional import registry
+from gemini_np.functional.registry import OPS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
@@ -36,49 +46,56 @@ def test_dry_run_passes_and_reports_every_op_in_both_dtypes(gpu_check, tmp_path,
     printed = capsys.readouterr().out
     assert "all parity checks passed" in printed
     report = out.read_text(encoding="utf-8")
-    import numpy as np
-
-    names = gpu_check.op_cases(np.random.default_rng(0), small=True)
-    for name in names:
+    for op in OPS:
         for dtype in ("float64", "float32"):
-            assert f"| {name} | {dtype} |" in report, f"{name} {dtype} missing from the report"
+            assert f"| {op.name} | {dtype} |" in report, f"{op.name} {dtype} missing from the report"
     if _has_model():
         for row in ("| model step (sgd) | float64 |", "| model step (adam) | float64 |", "| model step (sgd) | float32 |"):
             assert row in report
     assert "| (batch·heads, n, d) | dtype | NumPy CPU ms |" in report  # the (tiny) timing table
     assert "FAIL" not in report
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["gpu.md", "report"]  # and nothing else
 
 
-def test_every_functional_op_is_in_the_script(gpu_check):
-    """A new kernel must be added to the GPU check too."""
-    import gemini_np.functional as F
+def test_a_new_registry_entry_is_checked_without_editing_the_script(gpu_check, monkeypatch, capsys):
+    toy = registry.OpSpec("toy: times three", lambda x: (3.0 * x, None), lambda dy, _: 3.0 * dy,
+                          lambda rng, s: registry.Example({"x": rng.standard_normal((s.batch, s.d))}), covers=())
+    monkeypatch.setattr(registry, "OPS", (*OPS, toy))
+    assert gpu_check.main(["--dry-run", "--no-timing"]) == 0
+    printed = capsys.readouterr().out
+    assert sum(" ok   toy: times three " in line for line in printed.splitlines()) == 2  # float64 and float32
 
-    source = SCRIPT.read_text(encoding="utf-8")
-    missing = [n for n in F.__all__ if n[0].islower() and f"F.{n}" not in source]
-    assert not missing, f"ops the GPU check does not run: {missing}"
+
+def _replace_forward(monkeypatch, name, wrap):
+    """Replace the forward of the registry entry ``name`` with wrap(original forward)."""
+    ops = tuple(dataclasses.replace(op, forward=wrap(op.forward)) if op.name == name else op for op in registry.OPS)
+    assert ops != registry.OPS, name
+    monkeypatch.setattr(registry, "OPS", ops)
 
 
 def test_dry_run_fails_on_a_wrong_value_and_on_a_float64_upcast(gpu_check, monkeypatch, capsys):
     """The check must be able to fail: break two kernels *on the target only* (as a
     GPU-specific bug would be; the NumPy reference runs the same code) and expect exit 1."""
-    import numpy as np
 
-    F = gpu_check.F
-    real_gelu, real_relu = F.gelu_forward, F.relu_forward
+    def off_by_a_little(forward):
+        def wrong(x):
+            y, cache = forward(x)
+            if gpu_check.array_namespace(x) is not np:
+                y = y * 1.001  # a 0.1% error: far above either tolerance
+            return y, cache
 
-    def gelu_off_by_a_little(x):
-        y, cache = real_gelu(x)
-        if gpu_check.array_namespace(x) is not np:
-            y = y * 1.001  # a 0.1% error: far above either tolerance
-        return y, cache
+        return wrong
 
-    def relu_upcasting(x):
-        y, cache = real_relu(x)
-        xp = gpu_check.array_namespace(y)
-        return xp.astype(y, xp.float64), cache
+    def upcasting(forward):
+        def wrong(x):
+            y, cache = forward(x)
+            xp = gpu_check.array_namespace(y)
+            return xp.astype(y, xp.float64), cache
 
-    monkeypatch.setattr(F, "gelu_forward", gelu_off_by_a_little)
-    monkeypatch.setattr(F, "relu_forward", relu_upcasting)
+        return wrong
+
+    _replace_forward(monkeypatch, "gelu", off_by_a_little)
+    _replace_forward(monkeypatch, "relu", upcasting)
     assert gpu_check.main(["--dry-run", "--no-timing"]) == 1
     printed = capsys.readouterr().out
     failed = [line for line in printed.splitlines() if line.strip().startswith("FAIL")]
@@ -89,10 +106,13 @@ def test_dry_run_fails_on_a_wrong_value_and_on_a_float64_upcast(gpu_check, monke
 
 
 def test_an_op_that_raises_is_reported_and_the_rest_still_run(gpu_check, monkeypatch, capsys):
-    def broken(*args, **kwargs):
-        raise RuntimeError("kernel exploded")
+    def broken(forward):
+        def explode(*args, **kwargs):
+            raise RuntimeError("kernel exploded")
 
-    monkeypatch.setattr(gpu_check.F, "layer_norm_forward", broken)
+        return explode
+
+    _replace_forward(monkeypatch, "layer norm", broken)
     assert gpu_check.main(["--dry-run", "--no-timing"]) == 1
     printed = capsys.readouterr().out
     assert "raised RuntimeError: kernel exploded" in printed
