@@ -4,6 +4,8 @@ The finite-difference check is built on :func:`loops.numeric_grad` and
 :func:`loops.rel_error`, which share no code with ``gemini_np.gradcheck``: a bug
 in the library's own checker cannot hide a bug in a backward pass here.
 """
+import re
+
 import numpy as np
 
 import loops
@@ -183,3 +185,20 @@ def assert_module_float32_matches_float64(module, run, x, seed=7):
     for k, g32 in module32.grads.items():
         assert g32.dtype == np.float32, k
         np.testing.assert_allclose(g32, module.grads[k], rtol=1e-4, atol=1e-4 * (1 + np.abs(module.grads[k]).max()))
+
+
+# --------------------------------------------------------------------------- figures
+
+#: matplotlib's warning when a font lacks a character (drawn as an empty box).
+GLYPH_MISSING = re.compile(r"Glyph \d+ .*missing", re.S)
+
+
+def render(fig) -> list:
+    """Draw the figure to PNG bytes; return the messages of every warning raised meanwhile."""
+    import io
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(io.BytesIO(), format="png")
+    return [str(w.message) for w in caught]
