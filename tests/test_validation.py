@@ -18,6 +18,7 @@ import pytest
 
 import gemini_np as gnp
 import gemini_np.functional as F
+from gemini_np import validation
 from gemini_np.functional.registry import OPS, TINY
 from helpers import as_tuple
 
@@ -234,6 +235,55 @@ def test_fusion_shape_error_names_both_logit_shapes_literally():
         gnp.fusion_attention_forward(np.ones((2, 3)), np.ones((5, 3)), np.ones((4, 2)), np.ones((7, 2)), np.ones((5, 1)))
     message = str(info.value)
     assert "(2, 5)" in message and "(4, 7)" in message  # (n_q, n_k) of each view
+
+
+# ---------------------------------------------------------------- the helpers of gemini_np.validation
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: validation.check_positive_int("3", "n"), TypeError, r"n must be a positive int, got '3' \(str\)"),
+    (lambda: validation.check_positive_int(3.0, "n"), TypeError, r"got 3.0 \(float\)"),
+    (lambda: validation.check_positive_int(True, "n"), TypeError, r"got True \(bool\)"),
+    (lambda: validation.check_positive_int(0, "n"), ValueError, "n must be a positive int, got 0"),
+    (lambda: validation.check_int(None, "seed"), TypeError, "seed must be an int, got None"),
+    (lambda: validation.check_int(-2, "seed", minimum=0), ValueError, "seed must be an int >= 0, got -2"),
+    (lambda: validation.check_real("1", "lr"), TypeError, "lr must be a real number, got str"),
+    (lambda: validation.check_real(True, "lr"), TypeError, "lr must be a real number, got bool"),
+    (lambda: validation.check_real(np.array(0.5), "lr"), TypeError, "lr must be a real number, got ndarray"),
+    (lambda: validation.check_real(10**400, "scale"), ValueError, "scale must be finite, got an integer of 401 digits, beyond"),
+    (lambda: validation.check_real(float("nan"), "x"), ValueError, "x must be finite, got nan"),
+    (lambda: validation.check_real(0.0, "x", positive=True), ValueError, "x must be positive and finite, got 0.0"),
+    (lambda: validation.check_real(2.0, "p", minimum=0.0, maximum=1.0), ValueError, r"p must lie in \[0, 1\], got 2"),
+    (lambda: validation.check_choice("lbfgs", "optimizer", ("adam", "sgd")), ValueError,
+     "optimizer must be one of 'adam', 'sgd'; got 'lbfgs'"),
+    (lambda: validation.check_dtype("float16"), ValueError, "dtype must be 'float64' or 'float32', got 'float16'"),
+    (lambda: validation.check_dtype(object()), TypeError, "dtype must be 'float64' or 'float32', got"),
+    (lambda: validation.check_scale(None, 0), ValueError, r"q has d_k = 0 \(its last dim\): the default scale 1/√d_k is undefined"),
+    (lambda: validation.check_scale("0.5", 4), TypeError, "scale must be a real number, got str"),
+])
+def test_validation_helpers_follow_the_rule(call, error, message):
+    """TypeError: the wrong kind of object. ValueError: the right kind with a bad value."""
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_validation_helpers_return_plain_python_values():
+    assert type(validation.check_positive_int(np.int64(3), "n")) is int
+    assert type(validation.check_real(np.float32(0.5), "x")) is float  # so float32 * scale stays float32
+    assert validation.check_real(3, "x") == 3.0
+    assert validation.check_dtype(None) == "float64" and validation.check_dtype(np.float32) == "float32"
+    assert validation.check_scale(None, 4) == 0.5 and validation.check_scale(2, 4) == 2.0
+    assert validation.check_choice(None, "ablate", (None, "text")) is None
+    assert validation.check_int(10**400, "n") == 10**400  # a huge int is still an int
+
+
+def test_a_zero_width_query_has_no_default_scale():
+    """d_k = 0 makes 1/√d_k undefined: a ValueError naming the shape, not a ZeroDivisionError."""
+    q = np.zeros((2, 3, 0))
+    with pytest.raises(ValueError, match=r"q has d_k = 0"):
+        gnp.attention_forward(q, q[:, :2], np.zeros((2, 2, 4)))
+    with pytest.raises(ValueError, match=r"q_text has d_k = 0"):
+        gnp.fusion_attention_forward(q, q, np.zeros((2, 3, 1)), np.zeros((2, 3, 1)), np.zeros((2, 3, 1)))
 
 
 # ---------------------------------------------------------------- every op of the registry
