@@ -16,7 +16,7 @@ TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol
 
 
 def softmax_pair(axis):
-    """softmax as a forward/backward pair for check_gradients."""
+    """softmax as a forward/backward pair (forward returns (y, cache = y))."""
 
     def forward(x):
         y = gnp.softmax(x, axis=axis)
