@@ -202,3 +202,29 @@ def test_model_gradcheck_rows():
                                        "model: matching head", "model: d images", "whole model (61 tensors)"]
     assert all(r["ok"] and r["bound"] == gradcheck.MODEL_BOUND == 1e-5 for r in rows), rows
     assert rows[-1]["error"] == max(r["error"] for r in rows[:-1])
+
+
+# ---------------------------------------------------------------- the tests' own checker (helpers.py, loops.py)
+def test_the_tests_own_checker_catches_what_the_library_catches():
+    """helpers.assert_finite_differences (on loops.numeric_grad / loops.rel_error, no code shared with
+    gemini_np.gradcheck) passes a right backward and fails the softmax backward without its row-sum term."""
+    import helpers
+
+    x = np.random.default_rng(2).standard_normal((3, 4))
+    helpers.assert_finite_differences(*softmax_pair(gnp.softmax_backward), {"x": x})
+    errors = helpers.finite_difference_errors(*softmax_pair(lambda dy, y: y * dy), {"x": x})
+    assert errors["x"] > 1e-2
+    with pytest.raises(AssertionError):
+        helpers.assert_finite_differences(*softmax_pair(lambda dy, y: y * dy), {"x": x})
+
+
+def test_the_loop_rel_error_and_numeric_grad_agree_with_the_definitions():
+    import loops
+
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    assert loops.rel_error(a, b) == gnp.rel_error(a, b)
+    assert loops.rel_error(np.zeros(3), np.zeros(3)) == 0.0
+    m, x = rng.standard_normal((5, 5)), rng.standard_normal(5)
+    grad = loops.numeric_grad(lambda t: 0.5 * t @ m @ t, x)  # exact on quadratics up to roundoff
+    np.testing.assert_allclose(grad, 0.5 * (m + m.T) @ x, rtol=0, atol=1e-8)
