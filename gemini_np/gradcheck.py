@@ -250,8 +250,11 @@ def model_gradcheck_rows(seed: int = 0, max_entries: int | None = 16) -> list[di
 
 
 def format_table(rows: list[dict]) -> str:
-    """Render gradcheck rows as a fixed-width text table."""
-    lines = [f"{'op':<26} {'worst input':<12} {'rel. error':>10}  {'bound':>7}  result"]
+    """Render gradcheck rows as a fixed-width text table, the columns as wide as their longest entry."""
+    op_width = max(len("op"), *(len(r["op"]) for r in rows))
+    input_width = max(len("worst input"), *(len(r["worst"]) for r in rows))
+    lines = [f"{'op':<{op_width}}  {'worst input':<{input_width}}  {'rel. error':>10}  {'bound':>7}  result"]
     for r in rows:
-        lines.append(f"{r['op']:<26} {r['worst']:<12} {r['error']:>10.1e}  {r['bound']:>7.0e}  {'pass' if r['ok'] else 'FAIL'}")
+        lines.append(f"{r['op']:<{op_width}}  {r['worst']:<{input_width}}  {r['error']:>10.1e}  {r['bound']:>7.0e}  "
+                     f"{'pass' if r['ok'] else 'FAIL'}")
     return "\n".join(lines)

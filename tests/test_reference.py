@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gemini_np as gnp
-from cases import assert_f32_matches_f64, conditioned, make_mask, random_qkv
+from helpers import assert_f32_matches_f64, conditioned, make_mask, random_qkv
 from gemini_np import reference as textbook
 
 
@@ -190,7 +190,7 @@ GRADCHECKS = {
 @pytest.mark.parametrize("name", list(GRADCHECKS))
 def test_finite_differences(name, seed):
     """float64, L = Σ out ∘ G with a random G (gnp.check_gradients), on well-conditioned
-    draws (cases.conditioned: no gradient entry so small that rounding swamps it)."""
+    draws (helpers.conditioned: no gradient entry so small that rounding swamps it)."""
     forward, backward, draw = GRADCHECKS[name]
     inputs, static = conditioned(draw, forward, backward, seed)
     errors = gnp.check_gradients(forward, backward, inputs, static, seed=seed)

@@ -296,12 +296,7 @@ def _example(op):
 
 
 #: Package issues reported to the lead (each marks one generic case until it is fixed).
-KNOWN_ISSUES = {
-    ("masked mean", "mask"): "masked_mean_forward(x, mask=[...]) says 'expected an array ..., got list' "
-                             "without naming mask",
-    ("sigmoid + BCE", "dout dtype"): "bce_with_logits_backward casts a float32 dloss to float64 although the "
-                                     "registry entry says checks_dout=True",
-}
+KNOWN_ISSUES: dict = {}
 #: Ops whose inputs may be of any dtype by design: patchify only moves numbers (test_patch.py
 #: rearranges int64 images), so integer "pixels" are valid input, not a mistake.
 ANY_DTYPE = {"patchify / unpatchify"}

@@ -56,5 +56,7 @@ def bce_with_logits_backward(dloss, cache):
         check_float_array(dloss, "dloss")
         if dloss.ndim != 0:  # the loss is a scalar, so its upstream gradient is one too
             raise ValueError(f"dloss must be a scalar (0-d) like the loss, got shape {tuple(dloss.shape)}")
-        dloss = array_namespace(dloss, cache.logits).astype(dloss, cache.logits.dtype)
+        if dloss.dtype != cache.logits.dtype:
+            raise TypeError(f"dloss has dtype {dloss.dtype} but the loss had dtype {cache.logits.dtype}")
+        array_namespace(dloss, cache.logits)  # one library for both, else TypeError
     return (sigmoid(cache.logits) - cache.labels) * (dloss / n)

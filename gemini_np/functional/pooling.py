@@ -1,8 +1,8 @@
 """Masked mean pooling: the average of the valid positions of a sequence."""
 from __future__ import annotations
 
-from ..validation import check_dout, check_float_array, is_bool
 from ..backend import array_namespace, device_kwargs, is_array
+from ..validation import check_dout, check_float_array, is_bool
 
 
 def masked_mean_forward(x, mask=None):
@@ -13,11 +13,11 @@ def masked_mean_forward(x, mask=None):
     Returns (out (..., d), cache).
     """
     check_float_array(x, "x", min_ndim=2)
+    if mask is not None and (not is_array(mask) or not is_bool(mask)):
+        raise TypeError(f"mask must be a bool array (True = keep), got {getattr(mask, 'dtype', type(mask).__name__)}")
     xp = array_namespace(x, mask)
     if mask is None:
         mask = xp.ones(x.shape[:-1], dtype=xp.bool, **device_kwargs(x))
-    if not is_array(mask) or not is_bool(mask):
-        raise TypeError(f"mask must be a bool array (True = keep), got {getattr(mask, 'dtype', type(mask).__name__)}")
     if tuple(mask.shape) != tuple(x.shape[:-1]):
         raise ValueError(f"mask must have shape x.shape[:-1] = {tuple(x.shape[:-1])}, got {tuple(mask.shape)}")
     m = xp.astype(mask, x.dtype)[..., None]  # (..., n, 1)

@@ -11,7 +11,7 @@ consumers loop over :data:`OPS`, so none of them lists the ops itself:
 
 **Adding an op**: write ``functional/<topic>.py`` with its ``*_forward`` / ``*_backward``
 pair, export both from ``functional/__init__.py``, and append one ``OpSpec`` below.
-``tests/test_registry.py`` fails while a public function of ``functional.__all__``
+``tests/functional/test_registry.py`` fails while a public function of ``functional.__all__``
 is covered by no entry.
 """
 from __future__ import annotations
