@@ -1,6 +1,6 @@
 """gemini_np: multimodal attention from scratch in NumPy, with hand-written backprop.
 
-The public API (fixed by DESIGN.md) is importable from here:
+The public API (fixed; see docs/architecture.md) is importable from here:
 
     softmax, softmax_backward
     attention_forward, attention_backward                 softmax(Q Kᵀ/√d_k) V

@@ -27,7 +27,7 @@ import numpy as np
 
 from .backend import from_numpy, to_numpy
 
-#: The bound a single op must meet (DESIGN's verification ladder, rung 1).
+#: The bound a single op must meet (the verification ladder of docs/architecture.md, rung 1).
 OP_BOUND = 1e-7
 #: The bound a whole model must meet.
 MODEL_BOUND = 1e-5

@@ -204,7 +204,7 @@ class ImageEncoder(Module):
 
 
 class FusionLayer(Module):
-    """DESIGN's construction of the article's fusion, softmax(Q_t K_tᵀ/√d_k + Q_i K_iᵀ/√d_k) V.
+    """The article's fusion, softmax(Q_t K_tᵀ/√d_k + Q_i K_iᵀ/√d_k) V, made well-defined (docs/architecture.md).
 
     The text states (B, n, d) and patch tokens (B, m, d) are concatenated into
     one joint sequence Z (B, n+m, d), after adding a learned **modality

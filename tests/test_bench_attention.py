@@ -1,7 +1,7 @@
 """benchmarks/bench_attention.py runs (tiny shapes, one repeat), so the README's command cannot rot.
 
 Only that it runs and prints its tables is tested here; its timings are measurements, never
-asserted (DESIGN: performance is measured, not timed in tests).
+asserted (performance is measured, never timed in tests).
 """
 import importlib.util
 import os

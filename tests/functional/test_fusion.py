@@ -1,5 +1,5 @@
 """fusion_attention_forward / fusion_attention_backward: the whole verification ladder,
-and the DESIGN equivalence: summed logits == one attention over concatenated features
+and the equivalence of docs/architecture.md: summed logits == one attention over concatenated features
 [q_t, q_i] [k_t, k_i]ᵀ with the explicit scale 1/√d_k."""
 import math
 

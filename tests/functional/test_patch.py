@@ -1,5 +1,5 @@
 """patchify / unpatchify and patch_attention_forward / patch_attention_backward:
-the whole verification ladder, and the DESIGN equivalence: patch attention ==
+the whole verification ladder, and the equivalence of docs/architecture.md: patch attention ==
 full attention over all pixels with a block-diagonal boolean mask."""
 import math
 
