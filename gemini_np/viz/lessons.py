@@ -60,18 +60,17 @@ def scaling_figure(widths, var, var_scaled, max_w, max_w_scaled, n_keys: int):
 @styled
 def patch_grid_figure(patches, title: str):
     """patches: (H/p, W/p, p·p, 3) from patchify; each patch drawn on its own, with its number."""
-    from .plots import draw_patch_grid  # noqa: F401  (the same numbering, row-major)
-
     a = np.asarray(to_numpy(patches), dtype=np.float64)
     rows, cols, pp, c = a.shape
     p = int(round(pp ** 0.5))
-    fig, axes = subplots(rows, cols, figsize=(8.4, 8.4 * rows / cols), layout=None, squeeze=False)
+    # a little taller than wide: the titles take height, and the square panels must still fill the width
+    fig, axes = subplots(rows, cols, figsize=(9.0, 9.0 * rows / cols + 1.6), layout=None, squeeze=False)
     for (i, j), ax in np.ndenumerate(axes):
         ax.imshow(np.clip(a[i, j].reshape(p, p, c), 0, 1), interpolation="nearest")
         ax.set(xticks=[], yticks=[])
         ax.set_title(f"patch {i * cols + j} = ({i}, {j})", fontsize=11)
     fig.suptitle(title)
-    fig.subplots_adjust(wspace=0.15, hspace=0.35)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.9, wspace=0.08, hspace=0.3)
     return fig
 
 

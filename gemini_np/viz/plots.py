@@ -154,7 +154,7 @@ def fusion_heatmap(weights, words, patch_labels, *, ax=None, title: str | None =
     else:
         raise ValueError(f"rows must be 'words' or 'all', got {rows!r}")
     fig = attention_heatmap(w, row_labels, list(words) + list(patch_labels), ax=ax, title=title, log=log,
-                            annotate=False, colorbar=colorbar, xlabel="key: caption words | image patches",
+                            annotate=w.shape[0] <= 8 and w.shape[1] <= 8, colorbar=colorbar, xlabel="key: caption words | image patches",
                             ylabel="query")
     ax = fig.axes[0] if ax is None else ax
     separate_groups(ax, n, n + m, horizontal=rows == "all", names=("words", "patches"))
@@ -162,16 +162,16 @@ def fusion_heatmap(weights, words, patch_labels, *, ax=None, title: str | None =
 
 
 def separate_groups(ax, split: int, total: int, horizontal: bool = True, names=("text", "image")) -> None:
-    """A thick line between keys [0, split) and [split, total), with each group's name above it."""
+    """A thick line between keys [0, split) and [split, total), and each group's name on a top axis."""
     from matplotlib import patheffects
 
     outline = [patheffects.withStroke(linewidth=5, foreground="black")]
     ax.axvline(split - 0.5, color="white", linewidth=2.5, path_effects=outline)
     if horizontal:
         ax.axhline(split - 0.5, color="white", linewidth=2.5, path_effects=outline)
-    for start, end, name in ((0, split, names[0]), (split, total, names[1])):
-        ax.text((start + end - 1) / 2, -0.6, name, ha="center", va="bottom", fontsize=12, fontweight="bold",
-                transform=ax.transData, clip_on=False)
+    top = ax.secondary_xaxis("top")
+    top.set_xticks([(split - 1) / 2, (split + total - 1) / 2], [names[0], names[1]], fontweight="bold")
+    top.tick_params(length=0)
 
 
 def query_weight_map(weights, patch_size: int, row: int, col: int) -> np.ndarray:
