@@ -97,10 +97,10 @@ def positions_figure(pe, title: str = "sinusoidal position code"):
     fig, ax = subplots(figsize=(10.0, 4.8))
     image = ax.imshow(a, cmap="PuOr", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
     ax.axvline(d / 2 - 0.5, color="black", linestyle="--", linewidth=2)
-    ax.text(d / 4 - 0.5, -0.8, "sin(pos·ω_i)", ha="center", va="bottom", fontsize=12, clip_on=False)
-    ax.text(3 * d / 4 - 0.5, -0.8, "cos(pos·ω_i)", ha="center", va="bottom", fontsize=12, clip_on=False)
+    top = ax.secondary_xaxis("top")
+    top.set_xticks([d / 4 - 0.5, 3 * d / 4 - 0.5], ["sin(pos·ω_i), i < d/2", "cos(pos·ω_i)"], fontweight="bold")
+    top.tick_params(length=0)
     ax.set(xlabel="feature", ylabel="position", title=title)
-    ax.title.set_y(1.08)
     fig.colorbar(image, ax=ax, shrink=0.9, label="value")
     return fig
 

@@ -1,19 +1,30 @@
 # %% [markdown]
-# # 05 · Training the matching model: §5.4 done properly
+# # 06 · Training the matching model: §5.4 done properly
 #
 # The article's §5.4 trains its model on 1000 image-text pairs (500 matching,
 # 500 not), splits them 80/20 with `random_state=42`, trains for 10 epochs with
 # batches of 32, Adam and binary cross-entropy, prints the test accuracy and
 # concludes that the model "取得了较好的性能" (performs well). Its data line is
 # `X_text, X_image, y = ...` and its model code cannot run (end of this notebook,
-# and notebook 06), so that accuracy was never measured.
+# and notebook 07), so that accuracy was never measured.
 #
 # Here we run exactly that protocol, for real, with the model of this package:
-# a text encoder (self-attention), an image encoder (per-patch attention,
-# notebook 03), the summed-logit fusion layer over the joint sequence
-# (notebook 04) and a matching head, all with hand-written backprop. Then we
-# check that the *fusion* is what works (ablations) and look at what the trained
-# attention does.
+# a text encoder (self-attention with sinusoidal positions, notebooks 02 and 05),
+# an image encoder (per-patch attention, notebook 03), the summed-logit fusion
+# layer over the joint sequence (notebook 04), all multi-head (notebook 05), and
+# a matching head, all with hand-written backprop.
+#
+# **You will learn to**
+# * derive the gradients of the last two steps of the model: the loss
+#   (exercise `bce_backward`) and the masked mean pooling (exercise `masked_mean_backward`);
+# * read a training run, and judge an accuracy against the right baseline
+#   (what chance is on *this* test split);
+# * use ablations to show that the *fusion* is what works;
+# * read trained fusion attention maps, with the care they need.
+#
+# **Prerequisites:** notebooks 02-05.
+#
+# **Time:** about 45 minutes (the training cells take about half a minute to run).
 
 # %%
 import time
@@ -25,10 +36,14 @@ import numpy as np
 import gemini_np as gnp
 from gemini_np import data, viz
 from gemini_np.data import load_split, model_inputs
+from gemini_np.exercises import check
+from gemini_np.functional import masked_mean_forward
 from gemini_np.model import ModelConfig
 from gemini_np.train import TrainConfig, train
 
+viz.use_style()
 np.set_printoptions(precision=3, suppress=True)
+rng = np.random.default_rng(0)
 
 # %% [markdown]
 # ## 1. The data: coloured shapes and their captions
@@ -46,14 +61,19 @@ config = TrainConfig(model=ModelConfig(dtype="float32"))
 train_set, test_set = load_split(config.data_config())
 print(f"pairs: {len(train_set)} train + {len(test_set)} test; positives: "
       f"{int(train_set.labels.sum())} train, {int(test_set.labels.sum())} test")
-print("vocabulary:", train_set.vocab.to_list())
+vocab = train_set.vocab
+print("vocabulary (id: token):", ", ".join(f"{i}: {token}" for i, token in enumerate(vocab.itos)))
 print("tokens of the first caption:", train_set.captions[0], "->", train_set.tokens[0])
+
+# %% [markdown]
+# Ids 0 and 1 are reserved: `<pad>` fills a short caption up to the batch's
+# length (and is masked out as a key everywhere, notebook 02), `<unk>` stands for
+# any word the vocabulary does not know. Eight training pairs, with their label:
 
 # %%
 show = np.arange(8)
 fig = viz.image_grid(train_set.images[show], [train_set.captions[i] for i in show], ncols=4,
-                     title_colors=["green" if train_set.labels[i] else "red" for i in show])
-fig.suptitle("training pairs (green title: matching, red: one attribute wrong)", fontsize=9)
+                     matches=[bool(train_set.labels[i]) for i in show])
 plt.show()
 
 # %% [markdown]
@@ -73,13 +93,98 @@ print(f"images seen as often in positive as in negative pairs: "
       f"{sum(m == 0.5 for m in image_label_means)} of {len(image_label_means)}")
 
 # %% [markdown]
-# ## 2. Training with the article's protocol
+# **What is chance here?** The test split is not exactly half matching. A
+# "model" that always answers *match* is right on every matching test pair:
+
+# %%
+always_match = viz.majority_accuracy(test_set.labels)
+print(f"test split: {int(test_set.labels.sum())} matching of {len(test_set)}; "
+      f"always answering 'match' scores accuracy {always_match:.3f}")
+print("balanced accuracy (the mean of the accuracy on matching and on non-matching pairs) "
+      "of any constant answer: 0.5")
+
+# %% [markdown]
+# So on this split the floor for accuracy is that number, not 0.5; balanced
+# accuracy, the mean of the accuracy on the matching pairs and on the others,
+# puts every constant answer at exactly 0.5 whatever the split. We report both.
+#
+# ## 2. The last two steps of the model, and their gradients
+#
+# The model ends with a **pooling** step and a **loss**, and the backward pass
+# starts there.
+#
+# *The loss.* The matching head gives one logit $z_b$ per pair; $\sigma(z) = 1/(1+e^{-z})$
+# is the predicted probability of a match, and the loss is the mean binary
+# cross-entropy over the $N$ pairs of a batch,
+#
+# $$L = \frac1N \sum_b \Big(-y_b \log \sigma(z_b) - (1 - y_b)\log\big(1 - \sigma(z_b)\big)\Big),
+# \qquad \sigma'(z) = \sigma(z)\,(1 - \sigma(z)).$$
+#
+# *The pooling.* The fusion layer returns one vector per token; the head
+# averages the caption's vectors, leaving out the padding:
+# $\text{out}_b = \sum_i m_{bi}\, x_{bi} / \max(1, \sum_i m_{bi})$, where the mask
+# $m_{bi}$ is 1 (True) for a real token and 0 for `<pad>` (the `max` keeps a caption of
+# only padding from dividing by zero).
+#
+# ### Your turn (exercise `bce_backward`)
+#
+# Write `my_bce_backward(logits, labels)` returning $dz = \partial L/\partial z$, shape $(N,)$,
+# for the mean loss above. Simplify on paper first: the answer is one short line.
+
+# %%
+def my_bce_backward(logits, labels):
+    """logits (N,), labels (N,) in {0, 1} -> dlogits (N,) for the mean binary cross-entropy."""
+    raise NotImplementedError  # your turn
+
+
+check(my_bce_backward, "bce_backward")
+
+# %% [markdown]
+# ### Your turn (exercise `masked_mean_backward`)
+#
+# Write `my_masked_mean_backward(dout, mask)`: dout $(B, d)$ is the gradient of
+# the pooled vectors, mask is bool $(B, n)$ (True = real token); return
+# $dx$ $(B, n, d)$. **Predict before you write:** what gradient does a `<pad>` position get?
+
+# %%
+def my_masked_mean_backward(dout, mask):
+    """dout (B, d), mask bool (B, n) -> dx (B, n, d) for out = masked mean of x over the n tokens."""
+    raise NotImplementedError  # your turn
+
+
+check(my_masked_mean_backward, "masked_mean_backward")
+
+# %% [markdown] tags=["solution"]
+# ### Solutions
+#
+# *BCE.* With $p = \sigma(z)$, $\partial/\partial z\,[-y\log p - (1-y)\log(1-p)]
+# = -y(1-p) + (1-y)p = p - y$, and the mean divides by $N$: $dz = (\sigma(z) - y)/N$.
+#
+# *Masked mean.* $\text{out}_{bd}$ depends on $x_{bid}$ with factor $m_{bi}/c_b$,
+# $c_b = \max(1, \sum_i m_{bi})$, so $dx_{bid} = dout_{bd}\, m_{bi} / c_b$: each real
+# token gets an equal share of the gradient, padding gets 0. Both checked
+# against finite differences:
+
+# %% tags=["solution"]
+z, y = rng.standard_normal(6), (rng.random(6) > 0.5).astype(float)
+bce = lambda z_: np.mean(np.logaddexp(0, z_) - z_ * y)  # the same loss, written without overflow
+dz = (1 / (1 + np.exp(-z)) - y) / z.size
+print(f"bce: max |(σ(z) − y)/N - numerical| = {np.abs(dz - gnp.numerical_gradient(bce, z)).max():.1e}")
+x_pool, keep = rng.standard_normal((2, 4, 3)), np.array([[1, 1, 0, 0], [1, 1, 1, 0]], dtype=bool)
+g = rng.standard_normal((2, 3))  # the upstream gradient dout
+dx = g[:, None, :] * keep[..., None] / np.maximum(1, keep.sum(axis=1))[:, None, None]
+numeric = gnp.numerical_gradient(lambda x_: np.sum(masked_mean_forward(x_, keep)[0] * g), x_pool)
+print(f"masked mean: max |dx - numerical| = {np.abs(dx - numeric).max():.1e}")
+
+# %% [markdown]
+# ## 3. Training with the article's protocol
 #
 # `gemini_np.train.train(config)` is the same run as
 # `python -m gemini_np train --dtype float32` (that command also draws a
 # progress bar, and can save a checkpoint and plots). Every epoch it shuffles
-# the training pairs, and for each batch runs forward, the loss, backward and
-# an Adam step; then it evaluates on the 200 held-out test pairs.
+# the training pairs, and for each batch runs forward, the loss, backward (from
+# the two gradients above down to the embeddings) and an Adam step; then it
+# evaluates on the held-out test pairs.
 #
 # We train in float32 because it takes about half the time of the package's
 # default, float64, which is there for the finite-difference gradient checks;
@@ -93,62 +198,56 @@ for row in result.history:
     print(f"{row['epoch']:>5} {row['loss']:>10.4f} {row['train_accuracy']:>9.3f} "
           f"{row['test_loss']:>9.4f} {row['test_accuracy']:>8.3f}")
 print(f"\ntest accuracy: {metrics['test_accuracy']:.4f} ({round(metrics['test_accuracy'] * metrics['test_pairs'])}"
-      f" of {metrics['test_pairs']} test pairs)")
+      f" of {metrics['test_pairs']} test pairs); balanced accuracy {metrics['test_balanced_accuracy']:.4f}")
 print(f"train accuracy: {metrics['train_accuracy']:.4f}")
 print(f"parameters: {metrics['parameters']:,}; training took {metrics['train_seconds']:.0f} s on the machine "
       f"that ran this notebook")
 
 # %%
-epochs = [row["epoch"] for row in result.history]
-fig, (ax1, ax2) = viz.subplots(1, 2, figsize=(7.2, 2.6))
-ax1.plot(epochs, [r["loss"] for r in result.history], "o-", label="train")
-ax1.plot(epochs, [r["test_loss"] for r in result.history], "s-", label="test")
-ax1.set_xlabel("epoch")
-ax1.set_ylabel("binary cross-entropy")
-ax1.legend(fontsize=8)
-ax2.plot(epochs, [r["train_accuracy"] for r in result.history], "o-", label="train")
-ax2.plot(epochs, [r["test_accuracy"] for r in result.history], "s-", label="test")
-ax2.axhline(0.5, color="grey", linestyle=":", label="chance")
-ax2.set_xlabel("epoch")
-ax2.set_ylabel("accuracy")
-ax2.set_ylim(0.4, 1.02)
-ax2.legend(fontsize=8)
+fig = viz.curves_figure(result)
 plt.show()
 
 # %% [markdown]
-# ## 3. Ablations: is it the fusion that works?
+# ## 4. Ablations: is it the fusion that works?
 #
 # Replace one modality by a constant input, at training and at test time
 # (`ablate="text"`: every caption becomes the same all-`<unk>` caption;
 # `ablate="image"`: every image becomes black) and train again. Since each
 # caption and each image is as often right as wrong, a model that sees only
-# one modality cannot beat chance (0.5). To keep this notebook fast, the
-# ablations train for **3 epochs** instead of 10 (their learning-rate schedule
-# is compressed into those 3 epochs); for comparison, the table also shows the
-# full model after its 3rd epoch. `python -m gemini_np train --ablate text`
-# (or `image`) runs the full 10-epoch protocol.
+# one modality has nothing to go on: its balanced accuracy should stay near
+# 0.5, and its accuracy no better than always answering "match" (computed above).
+# To keep this notebook fast, the ablations train for **3 epochs** instead of
+# 10 (their learning-rate schedule is compressed into those 3 epochs); for
+# comparison, the table also shows the full model after its 3rd epoch.
+# `python -m gemini_np train --ablate text` (or `image`) runs the full 10-epoch protocol.
+#
+# **Predict before you run:** will the text-only model do better than the
+# image-only one, or worse, or the same?
 
 # %%
 ablation_epochs = 3
 ablations = {}
 for ablate in ("text", "image"):
     ablated = train(TrainConfig(model=config.model, ablate=ablate, epochs=ablation_epochs), progress=False)
-    ablations[ablate] = ablated.metrics["test_accuracy"]
+    ablations[ablate] = (ablated.metrics["test_accuracy"], ablated.metrics["test_balanced_accuracy"])
 after_3 = result.history[ablation_epochs - 1]["test_accuracy"]
-print(f"{'model sees':<22} {'epochs':>8} {'test accuracy':>13}")
-print(f"{'text and image':<22} {config.epochs:>8} {metrics['test_accuracy']:>13.3f}")
-print(f"{'text and image':<22} {f'{ablation_epochs} of {config.epochs}':>8} {after_3:>13.3f}"
+print(f"{'model sees':<22} {'epochs':>8} {'accuracy':>9} {'balanced':>9}")
+print(f"{'text and image':<22} {config.epochs:>8} {metrics['test_accuracy']:>9.3f} {metrics['test_balanced_accuracy']:>9.3f}")
+print(f"{'text and image':<22} {f'{ablation_epochs} of {config.epochs}':>8} {after_3:>9.3f} {'':>9}"
       f"   (the run above, after its epoch {ablation_epochs})")
-print(f"{'image only (no text)':<22} {ablation_epochs:>8} {ablations['text']:>13.3f}")
-print(f"{'text only (no image)':<22} {ablation_epochs:>8} {ablations['image']:>13.3f}")
+print(f"{'image only (no text)':<22} {ablation_epochs:>8} {ablations['text'][0]:>9.3f} {ablations['text'][1]:>9.3f}")
+print(f"{'text only (no image)':<22} {ablation_epochs:>8} {ablations['image'][0]:>9.3f} {ablations['image'][1]:>9.3f}")
+constant = "(always 'match')"
+print(f"{constant:<22} {'':>8} {always_match:>9.3f} {0.5:>9.3f}")
 
 # %% [markdown]
-# ## 4. What the trained attention looks at
+# ## 5. What the trained attention looks at
 #
 # `model.attention_maps["fusion"]` holds the fusion layer's attention matrices
 # from the last forward pass, one per head: `(batch, heads, n + m, n + m)` over
-# the joint sequence of the caption's words and the image's 16 patch tokens.
-# We run the trained model on a few test pairs.
+# the joint sequence of the caption's words and the image's 16 patch tokens
+# (so the matrix has a `heads` axis, notebook 05). We run the trained model on
+# a few test pairs.
 
 # %%
 model = result.model
@@ -166,30 +265,24 @@ for i, logit in zip(picked, logits):
 
 # %%
 pair = 0  # the first matching test pair
-words = train_set.vocab.decode(test_set.tokens[picked[pair]])
-weights = fusion[pair].mean(axis=0)  # average over heads
-labels_joint = words + ["<pad>"] * (n_text - len(words)) + [f"p{r}{c}" for r in range(grid) for c in range(grid)]
-fig = viz.attention_heatmap(weights[:n_text], labels_joint[:n_text], labels_joint, annotate=False,
-                            title="fusion weights of the caption's words (mean over heads)", vmin=None)
+words = vocab.decode(test_set.tokens[picked[pair]])
+weights = fusion[pair].mean(axis=0)  # average over heads: (n + m, n + m)
+patch_names = [str(j) for j in range(grid * grid)]  # row-major, as numbered in the next figure
+keys = np.r_[0:len(words), n_text:n_text + grid * grid]  # the caption's real words, then the patches
+fig = viz.fusion_heatmap(weights[np.ix_(keys[:len(words)], keys)], words, patch_names, log=True,
+                         title="fusion weights of the caption's words (mean over heads)")
 plt.show()
 
 # %% [markdown]
-# Each caption word's weights over the 16 image patches, drawn on the image
-# (mean over heads; the patch grid in white):
+# The colour scale is logarithmic: a few word→word weights are much larger
+# than the word→patch ones, and on a linear scale the patch columns would all
+# look black. (The `<pad>` keys get weight exactly 0 and are left out.)
+# Each caption word's weights over the 16 image patches, drawn on the image,
+# one shared colour scale:
 
 # %%
-image = test_set.images[picked[pair]]
-fig, axes = viz.subplots(1, len(words) + 1, figsize=(2.3 * (len(words) + 1), 2.3))
-axes[0].imshow(image, interpolation="nearest")
-axes[0].set_title("test image", fontsize=9)
-axes[0].set_xticks([])
-axes[0].set_yticks([])
-word_labels, families = viz.display_labels(words)
-top = weights[: len(words), n_text:].max()  # one colour scale for every word
-for ax, j, word in zip(axes[1:], range(len(words)), word_labels):
-    patch_weights = weights[j, n_text:].reshape(grid, grid)
-    viz.patch_overlay(image, patch_weights, image.shape[0] // grid, ax=ax, colorbar=False, alpha=0.7, vmax=top)
-    ax.set_title(word, fontfamily=families, fontsize=9)
+fig = viz.word_overlays(test_set.images[picked[pair]], weights[: len(words), n_text:], words, grid,
+                        title="where each word's attention goes (mean over heads)")
 plt.show()
 
 # %% [markdown]
@@ -202,7 +295,7 @@ plt.show()
 # image patches, because the model cannot match without them.
 
 # %% [markdown]
-# ## 5. The article's code, and why it cannot run
+# ## 6. The article's code, and why it cannot run
 #
 # §5.4's evaluation code, verbatim (`article_code/section_5_4.py.txt`):
 
@@ -227,6 +320,18 @@ except TypeError as error:
 # attention, calls `Concatenate()(a, b)` instead of `Concatenate()([a, b])`,
 # leaves `embedding_dim`, `inputs_text`, `inputs_image`, `vocab_size`,
 # `text_data`, `image_data` and `labels` undefined, feeds float pixels to an
-# `Embedding`, and concatenates sequences of different lengths. Notebook 06
+# `Embedding`, and concatenates sequences of different lengths. Notebook 07
 # (erratum 5) demonstrates each of these. The accuracy above is what the
 # protocol of §5.4 actually gives, with a model that matches the article's formulas.
+#
+# ## What to remember
+#
+# * The backward pass starts at the loss: for the mean binary cross-entropy on
+#   logits it is one short line (your exercise), and pooling sends each real
+#   token its share, padding nothing.
+# * Judge an accuracy against the right floor: here always answering "match"
+#   scores the share of matching test pairs; balanced accuracy puts any constant
+#   answer at 0.5.
+# * Ablations (remove one input, retrain) test a claim that attention maps can only illustrate.
+#
+# Next: notebook 07 goes through every error of the article.
