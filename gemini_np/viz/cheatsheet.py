@@ -176,7 +176,7 @@ SECTIONS: list[tuple[str, list[Line]]] = [
         Line(r"$S, P\ (n_q, n_k)$,   $O\ (n_q, d_v)$;   each row of $P$ sums to 1"),
     ]),
     ("Softmax, row by row", [
-        Line(r"$y_j = e^{x_j - m} / \Sigma_l\, e^{x_l - m}$,   $m = \max_l\, x_l$", _check_softmax),
+        Line(r"$y_j = e^{x_j - m} / \Sigma_l\, e^{x_l - m}$,   $m = \mathrm{max}_l\, x_l$", _check_softmax),
         Line(r"$dx = y \circ (dy - \mathrm{rowsum}(dy \circ y))$", _check_softmax_backward),
         Line(r"(Jacobian $\partial y_j / \partial x_l = y_j (\delta_{jl} - y_l)$)"),
     ]),
