@@ -247,7 +247,7 @@ def patch_overlay(
         raise ValueError(f"weight_map {wmap.shape} must divide the image size {H}×{W}")
     big = np.kron(wmap, np.ones((H // wmap.shape[0], W // wmap.shape[1])))  # each weight over its block
     if ax is None:
-        fig, ax = subplots(figsize=(8.4, 6.4))
+        fig, ax = subplots(figsize=(8.4, 7.8))  # tall enough that the square picture fills the width
     fig = ax.figure
     ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
     overlay = ax.imshow(big, cmap=cmap, alpha=alpha, interpolation="nearest", vmin=0.0, vmax=vmax)

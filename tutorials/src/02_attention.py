@@ -426,6 +426,7 @@ def dot_statistics(d_k, n_keys=16, samples=500, seed=0):
     return stats
 
 
+# %%
 widths = [4, 16, 64, 256, 1024]
 table = {d: dot_statistics(d) for d in widths}
 print(f"{'d_k':>5} {'var(q·k)':>9} {'var(q·k/√d_k)':>14} {'max weight':>11} {'(scaled)':>9} {'mean |dS|':>10} {'(scaled)':>9}")

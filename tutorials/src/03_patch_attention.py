@@ -191,6 +191,7 @@ def measure(fn, repeats=5):
     return float(np.median(times)), peak / 2**20
 
 
+# %%
 d = 8
 print(f"{'image':>7} {'logits (patch)':>15} {'logits (global)':>16} {'ratio':>6} "
       f"{'ms patch':>9} {'ms global':>10} {'MiB patch':>10} {'MiB global':>11}")

@@ -105,6 +105,7 @@ def normwise_error(actual, expected):
     return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
 
 
+# %%
 for dtype in ("float64", "float32"):
     inputs = [gnp.from_numpy(a.astype(dtype), xp=xp) for a in host.values()]
     result, _ = gnp.attention_forward(*inputs)

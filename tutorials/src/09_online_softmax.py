@@ -265,6 +265,7 @@ def forward_backward(q, k, v, dout, block_size=None):
     return gnp.attention_backward(dout, cache)
 
 
+# %%
 n, d = 4096, 64
 qn, kn, vn, dn = (rng.standard_normal((1, n, d)) for _ in range(4))
 plain_mib = peak_mib(lambda: forward_backward(qn, kn, vn, dn))
