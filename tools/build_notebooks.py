@@ -1,23 +1,24 @@
-"""Build the tutorial notebooks from their plain-Python sources.
+"""Build the tutorial notebooks from their sources, with jupytext and nbclient.
 
-    python tools/build_notebooks.py            # every tutorials/src/NN_*.py
-    python tools/build_notebooks.py 01 03      # only those numbers
+    python tools/build_notebooks.py              # every tutorials/src/NN_slug.py
+    python tools/build_notebooks.py 01 05        # only those numbers
     python tools/build_notebooks.py --no-execute 02   # convert only (no outputs)
 
-Source format (see the team's notebook notes): ``tutorials/src/NN_slug.py`` is
-plain Python. A line ``# %% [markdown]`` starts a markdown cell whose lines are
-``# ``-prefixed markdown; a line ``# %%`` starts a code cell. Nothing may come
-before the first marker.
+A source ``tutorials/src/NN_slug.py`` is a jupytext "percent" script: ``# %%``
+starts a code cell, ``# %% [markdown]`` a markdown cell, ``# %% tags=["solution"]``
+a cell tagged ``solution`` (student copies drop it: tools/make_student_copy.py).
+``tutorials/jupytext.toml`` pairs each source with ``tutorials/NN_slug.ipynb``, so
+JupyterLab with jupytext installed (``pip install -e ".[notebooks]"``) edits both.
 
-Each source becomes ``tutorials/NN_slug.ipynb``: executed top to bottom with
-nbclient (kernel ``python3`` run by the current interpreter, working directory
-``tutorials/``, figures inline as PNG), then cleaned of everything that changes
-from run to run (timestamps, kernel and Python versions, random cell ids, the
-PNG "Software" text chunk), and written atomically (temp file + os.replace), so
-a rebuild on an unchanged source only changes the diff where the outputs do.
+Here each source is read by jupytext, run top to bottom by nbclient (a fresh
+``python3`` kernel, working directory ``tutorials/``), cleaned of everything that
+changes from run to run (timestamps, kernel and library versions, random cell
+ids, the PNG "Software" chunk) and written atomically, so a rebuild of an
+unchanged source only changes the diff where the outputs change.
 
-The functions are importable (the tests use them): ``parse_source``,
-``notebook_from_source``, ``execute``, ``clean``, ``write_atomic``, ``build``.
+The build refuses to write a notebook whose figures fell back to pinyin labels
+(no CJK font on this machine) unless ``--allow-pinyin`` is given: the committed
+notebooks show the Chinese characters.
 """
 from __future__ import annotations
 
@@ -29,130 +30,83 @@ import sys
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 
-from gemini_np.files import atomic_open
-
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from gemini_np.files import atomic_open  # noqa: E402
+
 TUTORIALS = ROOT / "tutorials"
 SOURCES = TUTORIALS / "src"
-
-MARKDOWN_MARKER = "# %% [markdown]"
-CODE_MARKER = "# %%"
+FORMAT = "py:percent"
 KERNEL_NAME = "python3"
 #: The notebook-level metadata every built notebook carries, and nothing else.
 NOTEBOOK_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": KERNEL_NAME},
     "language_info": {"name": "python", "pygments_lexer": "ipython3"},
 }
-#: Environment for the kernel: figures inline (the inline backend renders with Agg),
-#: a fixed hash seed, and no colour codes in tracebacks.
+#: The only cell metadata kept: tags (``solution`` marks an answer).
+KEPT_CELL_METADATA = ("tags",)
+#: Environment for the kernel: figures inline (rendered with Agg), a fixed hash seed.
 KERNEL_ENV = {
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     "PYTHONHASHSEED": "0",
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # silence debugpy's frozen-modules note on stderr
 }
+#: What gemini_np.viz prints (once) when it had to draw Chinese labels in pinyin.
+PINYIN_MARK = "CJKFontWarning"
 
 
-class SourceError(ValueError):
-    """A tutorial source does not follow the cell-marker format."""
+class DegradedNotebook(RuntimeError):
+    """The notebook ran, but its Chinese labels fell back to pinyin (no CJK font)."""
 
 
-def parse_source(text: str, name: str = "<source>") -> list[tuple[str, str]]:
-    """Split a source file into cells.
-
-    text: the file's contents. Returns [(kind, cell_text)], kind "markdown" or
-    "code". Markdown lines lose their "# " prefix ("#" alone is a blank line);
-    leading and trailing blank lines of a cell are dropped.
-    """
-    cells: list[tuple[str, list[str]]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.rstrip()
-        if stripped == MARKDOWN_MARKER:
-            cells.append(("markdown", []))
-        elif stripped == CODE_MARKER:
-            cells.append(("code", []))
-        elif not cells:
-            if stripped:
-                raise SourceError(f"{name}:{number}: text before the first cell marker ({CODE_MARKER!r} or {MARKDOWN_MARKER!r})")
-        elif cells[-1][0] == "markdown":
-            cells[-1][1].append(_markdown_line(stripped, name, number))
-        else:
-            cells[-1][1].append(stripped)
-    if not cells:
-        raise SourceError(f"{name}: no cells (a source starts with {CODE_MARKER!r} or {MARKDOWN_MARKER!r})")
-    return [(kind, _trim(lines)) for kind, lines in cells]
+def read_source(path: Path) -> nbformat.NotebookNode:
+    """The source as an unexecuted notebook (jupytext), cleaned: fixed ids and metadata."""
+    return clean(jupytext.read(Path(path), fmt=FORMAT))
 
 
-def _markdown_line(line: str, name: str, number: int) -> str:
-    if line == "#":
-        return ""
-    if line.startswith("# "):
-        return line[2:]
-    if not line:
-        return ""
-    raise SourceError(f"{name}:{number}: a markdown cell line must start with '# ', got {line!r}")
+notebook_from_source = read_source  # the name the tests used before jupytext
 
 
-def _trim(lines: list[str]) -> str:
-    while lines and not lines[0].strip():
-        lines = lines[1:]
-    while lines and not lines[-1].strip():
-        lines = lines[:-1]
-    return "\n".join(lines)
+def cells_of(nb) -> list[tuple[str, str, list]]:
+    """(cell type, source, tags) of every cell: what must agree between source and notebook."""
+    return [(c.cell_type, c.source, list(c.metadata.get("tags", []))) for c in nb.cells]
 
 
-def notebook_from_source(path: Path) -> nbformat.NotebookNode:
-    """An unexecuted notebook with one cell per source cell and fixed cell ids."""
-    path = Path(path)
-    nb = nbformat.v4.new_notebook()
-    for kind, text in parse_source(path.read_text(encoding="utf-8"), name=str(path)):
-        make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
-        nb.cells.append(make(text))
-    return clean(nb)
+def execute(nb, cwd: Path = TUTORIALS, timeout: int = 600, env: dict | None = None):
+    """Run every cell top to bottom in a fresh ``python3`` kernel; returns the notebook.
 
-
-def execute(nb: nbformat.NotebookNode, cwd: Path = TUTORIALS, timeout: int = 600, env: dict | None = None) -> nbformat.NotebookNode:
-    """Run every cell top to bottom in a fresh ``python3`` kernel (the current interpreter).
-
-    cwd: the kernel's working directory. env: extra environment variables for
-    the kernel (on top of os.environ and KERNEL_ENV). Raises
+    env: extra environment variables for the kernel. Raises
     nbclient.exceptions.CellExecutionError on the first failing cell.
-    Returns the same notebook, now with outputs.
     """
     from nbclient import NotebookClient
 
-    kernel_env = {**os.environ, **KERNEL_ENV, **(env or {})}
-    client = NotebookClient(
-        nb,
-        kernel_name=KERNEL_NAME,
-        timeout=timeout,
-        record_timing=False,
-        coalesce_streams=True,  # one stdout block per cell, however many print() calls
-        resources={"metadata": {"path": str(cwd)}},
-    )
-    client.execute(env=kernel_env)
+    client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=timeout, record_timing=False,
+                            coalesce_streams=True, resources={"metadata": {"path": str(cwd)}})
+    client.execute(env={**os.environ, **KERNEL_ENV, **(env or {})})
     return nb
 
 
-def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+def clean(nb):
     """Remove what changes from run to run; returns the same notebook.
 
-    Keeps: sources, outputs, sequential execution counts. Sets fixed notebook
-    metadata and cell ids ("cell-01", ...), empties cell metadata, and strips
-    the text chunks (matplotlib version, ...) from PNG outputs.
+    Keeps sources, outputs, execution counts and cell tags. Sets the fixed
+    notebook metadata and cell ids ("cell-01", ...); strips the text and time
+    chunks (matplotlib's version) from PNG outputs.
     """
     nb.nbformat, nb.nbformat_minor = 4, 5
     nb.metadata = nbformat.from_dict(NOTEBOOK_METADATA)
     for i, cell in enumerate(nb.cells, start=1):
         cell.id = f"cell-{i:02d}"
-        cell.metadata = nbformat.from_dict({})
-        if cell.cell_type != "code":
-            continue
+        cell.metadata = nbformat.from_dict({k: cell.metadata[k] for k in KEPT_CELL_METADATA if cell.metadata.get(k)})
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if "image/png" in data:
-                data["image/png"] = _strip_png_text(data["image/png"])
+                data["image/png"] = strip_png_text(data["image/png"])
     return nb
 
 
@@ -160,29 +114,40 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _VOLATILE_PNG_CHUNKS = {b"tEXt", b"zTXt", b"iTXt", b"tIME"}
 
 
-def _strip_png_text(b64: str) -> str:
-    """Drop text and time chunks from a base64 PNG (they name the matplotlib version)."""
+def strip_png_text(b64: str) -> str:
+    """Drop the text and time chunks of a base64 PNG (they name the matplotlib version)."""
     raw = base64.b64decode(b64)
     if not raw.startswith(_PNG_SIGNATURE):
         return b64
     kept, pos = [_PNG_SIGNATURE], len(_PNG_SIGNATURE)
     while pos + 8 <= len(raw):
-        (length,) = struct.unpack(">I", raw[pos : pos + 4])
-        kind = raw[pos + 4 : pos + 8]
+        (length,) = struct.unpack(">I", raw[pos: pos + 4])
         end = pos + 12 + length  # length, type, data, CRC
-        if kind not in _VOLATILE_PNG_CHUNKS:
+        if raw[pos + 4: pos + 8] not in _VOLATILE_PNG_CHUNKS:
             kept.append(raw[pos:end])
         pos = end
     return base64.b64encode(b"".join(kept)).decode("ascii")
 
 
-def write_atomic(nb: nbformat.NotebookNode, path: Path) -> None:
-    """Validate, then write ``path`` via a temporary file and os.replace."""
-    path = Path(path)
+def output_text(nb) -> str:
+    """Everything the notebook printed (streams, text results, errors)."""
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                parts.append(out.text)
+            elif out.output_type in ("execute_result", "display_data"):
+                parts.append(out.get("data", {}).get("text/plain", ""))
+            elif out.output_type == "error":
+                parts.append("\n".join(out.traceback))
+    return "\n".join(parts)
+
+
+def write_atomic(nb, path: Path) -> None:
+    """Validate, then write ``path`` through a temporary file and os.replace."""
     nbformat.validate(nb)
-    text = nbformat.writes(nb) + "\n"
-    with atomic_open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    with atomic_open(Path(path), "w", encoding="utf-8") as f:
+        f.write(nbformat.writes(nb) + "\n")
 
 
 def notebook_path(source: Path) -> Path:
@@ -192,42 +157,52 @@ def notebook_path(source: Path) -> Path:
 
 def sources(numbers: list[str] | None = None) -> list[Path]:
     """The tutorial sources, sorted; ``numbers`` ("01", "3") selects by prefix."""
-    found = sorted(p for p in SOURCES.glob("[0-9][0-9]_*.py"))
+    found = sorted(SOURCES.glob("[0-9][0-9]_*.py"))
     if not numbers:
         return found
     wanted = {f"{int(n):02d}" for n in numbers}
-    chosen = [p for p in found if p.name[:2] in wanted]
-    missing = wanted - {p.name[:2] for p in chosen}
+    missing = wanted - {p.name[:2] for p in found}
     if missing:
-        raise SystemExit(f"no tutorial source for {', '.join(sorted(missing))} in {SOURCES}")
-    return chosen
+        raise SystemExit(f"error: no tutorial source for {', '.join(sorted(missing))} in {SOURCES}")
+    return [p for p in found if p.name[:2] in wanted]
 
 
-def build(source: Path, run: bool = True, timeout: int = 600) -> Path:
-    """Convert (and by default execute) one source; returns the notebook's path."""
-    nb = notebook_from_source(source)
+def build(source: Path, run: bool = True, timeout: int = 600, allow_pinyin: bool = False,
+          out: Path | None = None) -> Path:
+    """Convert (and by default execute) one source; returns the notebook's path.
+
+    Raises DegradedNotebook, writing nothing, when the run drew pinyin labels
+    and ``allow_pinyin`` is False.
+    """
+    nb = read_source(source)
     if run:
-        execute(nb, cwd=TUTORIALS, timeout=timeout)
-        clean(nb)
-    out = notebook_path(source)
+        clean(execute(nb, timeout=timeout))
+        if PINYIN_MARK in output_text(nb) and not allow_pinyin:
+            raise DegradedNotebook("no CJK font here, so its Chinese labels came out in pinyin; install one "
+                                   "(sudo apt-get install fonts-wqy-microhei) or pass --allow-pinyin")
+    out = notebook_path(source) if out is None else Path(out)
     write_atomic(nb, out)
     return out
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("numbers", nargs="*", help="tutorial numbers to build (default: all)")
+    parser = argparse.ArgumentParser(prog="python tools/build_notebooks.py",
+                                     description="Build tutorials/NN_slug.ipynb from tutorials/src/NN_slug.py "
+                                                 "(jupytext) and execute it top to bottom (nbclient).")
+    parser.add_argument("numbers", nargs="*", metavar="NN", help="tutorial numbers to build (default: all)")
     parser.add_argument("--no-execute", action="store_true", help="convert only; the notebook gets no outputs")
-    parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default: 600)")
+    parser.add_argument("--allow-pinyin", action="store_true",
+                        help="write notebooks even if their Chinese labels fell back to pinyin (no CJK font)")
     args = parser.parse_args(argv)
     status = 0
     for source in sources(args.numbers):
         start = time.perf_counter()
         print(f"{source.relative_to(ROOT)} ...", end=" ", file=sys.stderr, flush=True)
         try:
-            out = build(source, run=not args.no_execute, timeout=args.timeout)
+            out = build(source, run=not args.no_execute, timeout=args.timeout, allow_pinyin=args.allow_pinyin)
         except Exception as exc:  # report and go on with the others
-            print(f"FAILED\n{type(exc).__name__}: {exc}", file=sys.stderr)
+            print(f"NOT WRITTEN\nerror: {type(exc).__name__}: {exc}", file=sys.stderr)
             status = 1
             continue
         print(f"{out.relative_to(ROOT)} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)

@@ -3,16 +3,25 @@
 #
 # The article's image encoder (§4.1) writes
 #
-# $$\text{query}_{i,j} = \mathrm{softmax}\!\left(\frac{Q_{i,j} K_{i,j}^\top}{\sqrt{d_k}}\right) V_{i,j}.$$
+# $$\text{query}_{i,j} = \mathrm{softmax}\!\left(\frac{Q_{i,j} K_{i,j}^\top}{\sqrt{d_k}}\right) V_{i,j}$$
 #
-# We read the indices $(i, j)$ as **patch** $(i, j)$ of the image: cut the
-# $H \times W$ picture into non-overlapping $p \times p$ patches and let every
-# pixel attend only to the $p^2$ pixels of its own patch. In this notebook we
-# cut a picture into patches, run the formula, prove that it equals global
-# attention with a block-diagonal mask, measure what it saves, and look at the
-# weights as images.
+# (as in notebook 02, the left-hand side is the attention *output* for patch
+# $(i, j)$, not a query). We read the indices $(i, j)$ as **patch** $(i, j)$ of
+# the image: cut the $H \times W$ picture into non-overlapping $p \times p$ patches
+# and let every pixel attend only to the $p^2$ pixels of its own patch.
+#
+# **You will learn to**
+# * cut an image into patches with `reshape` and a transpose, and put it back (exercise `patchify`);
+# * run attention inside every patch at once (exercise `patch_attention`);
+# * show that this equals global attention with a block-diagonal mask, and measure what it saves;
+# * read patch-attention weights drawn over the image.
+#
+# **Prerequisites:** notebook 02 (attention, masks, the gradient check); NumPy `reshape`.
+#
+# **Time:** about 45 minutes.
 
 # %%
+import inspect
 import time
 import tracemalloc
 
@@ -20,9 +29,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import gemini_np as gnp
-from gemini_np import viz
+from gemini_np import reference, viz
 from gemini_np.exercises import check
+from gemini_np.gradcheck import OP_BOUND
 
+viz.use_style()
 np.set_printoptions(precision=4, suppress=True)
 rng = np.random.default_rng(0)
 
@@ -46,7 +57,9 @@ print("image:", image.shape, image.dtype)
 #
 # `gnp.patchify(x, p)` turns `(..., H, W, C)` into `(..., H/p, W/p, p·p, C)`:
 # a grid of patches, each holding its $p^2$ pixels in row-major order
-# (pixel $(r, c)$ of the patch is element $r p + c$). `unpatchify` is its exact inverse.
+# (pixel $(r, c)$ of patch $(i, j)$ is image pixel $(ip + r,\ jp + c)$ and sits
+# at position $rp + c$ in the patch). `unpatchify` is its exact inverse. The
+# `...` are batch dimensions: a stack of images is patchified image by image.
 
 # %%
 p = 4
@@ -54,20 +67,17 @@ patches = gnp.patchify(image, p)
 print("patches:", patches.shape, "= (H/p, W/p, p·p, C)")
 print("unpatchify(patchify(x)) == x:", np.array_equal(gnp.unpatchify(patches, p), image))
 print("pixel (r=1, c=2) of patch (0, 1) is image[1, 6]:", np.array_equal(patches[0, 1, 1 * p + 2], image[1, 6]))
-
-fig, axes = viz.subplots(H // p, W // p, figsize=(3.0, 3.0), layout=None)
-for (i, j), ax in np.ndenumerate(axes):
-    ax.imshow(patches[i, j].reshape(p, p, 3), interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-fig.suptitle(f"the {H // p}×{W // p} grid of {p}×{p} patches", fontsize=9)
+fig = viz.patch_grid_figure(patches, f"the {H // p}×{W // p} grid of {p}×{p} patches, numbered row-major")
 plt.show()
 
 # %% [markdown]
-# ### Your turn (exercise 4): patchify
+# ### Your turn (exercise `patchify`)
 #
-# Write `my_patchify(x, p)` with plain NumPy (`reshape` and a transpose, no loops).
-# A plain `reshape` is not enough: the checker will tell you why.
+# Write `my_patchify(x, p)` with plain NumPy: `reshape` and a transpose
+# (`np.moveaxis` or `np.swapaxes`), no loops, any number of batch dimensions.
+# **Predict before you write:** why is a single `x.reshape(H // p, W // p, p * p, C)`
+# not enough? (Which pixels would land in "patch 0"?) The checker will tell you
+# if that is what you wrote.
 
 # %%
 def my_patchify(x, p):
@@ -75,7 +85,17 @@ def my_patchify(x, p):
     raise NotImplementedError  # your turn
 
 
-check(my_patchify)
+check(my_patchify, "patchify")
+
+# %% [markdown] tags=["solution"]
+# ### Solution: `reference.patchify`
+#
+# Split each image axis into (patch index, offset inside the patch), bring the
+# two patch indices to the front, then merge the two offsets. A plain reshape
+# would cut the *rows* of the image into runs of $p^2$ pixels instead.
+
+# %% tags=["solution"]
+print(inspect.getsource(reference.patchify))
 
 # %% [markdown]
 # ## The formula, patch by patch
@@ -84,9 +104,7 @@ check(my_patchify)
 # projections of the features; to keep the picture readable we pick them by
 # hand: $Q = K = 4\,(\text{colour} - \text{mean colour})$, so that pixels of
 # similar colour have large dot products, and $V = \text{colour}$, so the
-# output is a colour mix. `patch_attention_forward` patchifies
-# $Q, K, V$, runs ordinary attention batched over the patch grid, and
-# unpatchifies the result.
+# output is a colour mix.
 
 # %%
 q = k = 4.0 * (image - image.mean(axis=(0, 1)))  # (H, W, d_k = 3): centred colours
@@ -94,40 +112,58 @@ v = image  # (H, W, d_v = 3)
 out, cache = gnp.patch_attention_forward(q, k, v, patch_size=p)
 print("out:", out.shape, "| weights:", cache.weights.shape, "= (H/p, W/p, p·p, p·p)")
 
-# the same thing with an explicit loop over the patches: softmax(Q_ij K_ijᵀ/√d_k) V_ij
+# %% [markdown]
+# ### Your turn (exercise `patch_attention`)
+#
+# Write `my_patch_attention(q, k, v, p)`: q, k of shape `(..., H, W, d_k)`, v of
+# shape `(..., H, W, d_v)`, returning the output `(..., H, W, d_v)` in which every
+# pixel attends only to the pixels of its own $p \times p$ patch, scale $1/\sqrt{d_k}$.
+# Build it from pieces you have: your `my_patchify` (or `gnp.patchify`), the
+# formula of notebook 02 (`@`, `np.swapaxes(k, -1, -2)` for $K^\top$, a softmax over
+# the last axis), and `gnp.unpatchify`.
+
+# %%
+def my_patch_attention(q, k, v, p):
+    """q, k (..., H, W, d_k), v (..., H, W, d_v), patch size p -> out (..., H, W, d_v)."""
+    raise NotImplementedError  # your turn
+
+
+check(my_patch_attention, "patch_attention")
+
+# %% [markdown] tags=["solution"]
+# ### Solution: `reference.patch_attention_forward`
+#
+# Patchify $Q$, $K$, $V$; in the patch layout, per-patch attention is ordinary
+# attention batched over the patch grid; unpatchify the result. And the same
+# with an explicit loop over the patches, $\mathrm{softmax}(Q_{ij} K_{ij}^\top/\sqrt{d_k}) V_{ij}$:
+
+# %% tags=["solution"]
+print(inspect.getsource(reference.patch_attention_forward))
 loop = np.zeros_like(out)
 for i in range(H // p):
     for j in range(W // p):
         block = (slice(i * p, (i + 1) * p), slice(j * p, (j + 1) * p))
         q_ij, k_ij, v_ij = (a[block].reshape(p * p, -1) for a in (q, k, v))
-        out_ij, _ = gnp.attention_forward(q_ij, k_ij, v_ij)
-        loop[block] = out_ij.reshape(p, p, -1)
+        loop[block] = gnp.attention_forward(q_ij, k_ij, v_ij)[0].reshape(p, p, -1)
 print("max |vectorized - loop over patches| =", np.abs(out - loop).max())
 
 # %% [markdown]
 # ## Equivalence with a block-diagonal mask
 #
 # Flatten the image into a sequence of $HW$ pixels and run *global* attention
-# with a mask that lets pixel $a$ see pixel $b$ only when they share a patch.
-# With the pixels ordered patch by patch this mask is block-diagonal; in raster
-# order it is the same mask, permuted.
+# with a boolean mask (notebook 02) that lets pixel $a$ see pixel $b$ only when
+# they share a patch. With the pixels ordered patch by patch this mask is
+# block-diagonal; in raster order it is the same mask, permuted.
 
 # %%
 patch_id = (rows // p) * (W // p) + cols // p  # (H, W): which patch each pixel is in
 same_patch = patch_id.reshape(-1, 1) == patch_id.reshape(1, -1)  # (HW, HW) bool mask
-out_full, cache_full = gnp.attention_forward(q.reshape(H * W, -1), k.reshape(H * W, -1), v.reshape(H * W, -1),
-                                             mask=same_patch)
+flat = [a.reshape(H * W, -1) for a in (q, k, v)]
+out_full, _ = gnp.attention_forward(*flat, mask=same_patch)
 print("max |patch attention - masked global attention| =", np.abs(out_full.reshape(H, W, -1) - out).max())
-
 order = np.argsort(patch_id.reshape(-1), kind="stable")  # pixels sorted patch by patch
-fig, (ax1, ax2) = viz.subplots(1, 2, figsize=(5.6, 2.8))
-ax1.imshow(same_patch, cmap="Greys", interpolation="nearest")
-ax1.set_title("mask, raster order", fontsize=9)
-ax2.imshow(same_patch[np.ix_(order, order)], cmap="Greys", interpolation="nearest")
-ax2.set_title("mask, patch order: block-diagonal", fontsize=9)
-for ax in (ax1, ax2):
-    ax.set_xlabel("key pixel")
-    ax.set_ylabel("query pixel")
+fig = viz.mask_figure([same_patch, same_patch[np.ix_(order, order)]],
+                      ["raster order", "patch order: block-diagonal"], xlabel="key pixel", ylabel="query pixel")
 plt.show()
 
 # %% [markdown]
@@ -135,9 +171,10 @@ plt.show()
 #
 # Global attention over all $HW$ pixels computes $(HW)^2$ logits; per-patch
 # attention computes $HW \cdot p^2$, a factor $HW/p^2$ fewer (the number of
-# patches). We count the logits, time one forward pass (median of 5 runs) and
-# measure the peak memory it allocates (`tracemalloc` sees NumPy's buffers).
-# The times depend on the machine that ran this notebook; the counts do not.
+# patches). **Predict before you run:** for a 48 × 48 image and $p = 4$, how many
+# times fewer logits? We count the logits, time one forward pass (median of 5
+# runs) and measure the peak memory it allocates (`tracemalloc` sees NumPy's
+# buffers). The times depend on the machine that ran this notebook; the counts do not.
 
 # %%
 def measure(fn, repeats=5):
@@ -154,17 +191,15 @@ def measure(fn, repeats=5):
     return float(np.median(times)), peak / 2**20
 
 
+# %%
 d = 8
 print(f"{'image':>7} {'logits (patch)':>15} {'logits (global)':>16} {'ratio':>6} "
       f"{'ms patch':>9} {'ms global':>10} {'MiB patch':>10} {'MiB global':>11}")
-cost_rows = []
 for size in (16, 32, 48):
     a = rng.standard_normal((size, size, d))
-    flat = a.reshape(size * size, d)
     t_patch, m_patch = measure(lambda: gnp.patch_attention_forward(a, a, a, patch_size=p))
-    t_full, m_full = measure(lambda: gnp.attention_forward(flat, flat, flat))
+    t_full, m_full = measure(lambda: gnp.attention_forward(*(a.reshape(size * size, d),) * 3))
     n_pix = size * size
-    cost_rows.append((size, n_pix * p * p, n_pix ** 2))
     print(f"{size:>3}×{size:<3} {n_pix * p * p:>15,} {n_pix ** 2:>16,} {n_pix // (p * p):>6} "
           f"{1e3 * t_patch:>9.2f} {1e3 * t_full:>10.2f} {m_patch:>10.2f} {m_full:>11.2f}")
 
@@ -176,20 +211,23 @@ for size in (16, 32, 48):
 # ## The weights, seen as images
 #
 # `viz.query_weight_map` puts one query pixel's weights back on the image grid,
-# and `viz.patch_overlay` draws them over the picture with the patch grid. A
-# pixel on the edge of the red disc attends mostly to the red pixels of its own
-# patch and sees nothing outside it; global attention (right) spreads over every
-# red pixel of the image.
+# and `viz.patch_overlay` draws them over the picture with the patch grid. All
+# four panels share one colour scale. A pixel on the edge of the red disc
+# attends mostly to the red pixels of its own patch and sees nothing outside it;
+# global attention (right) spreads over every red pixel of the image.
 
 # %%
 queries = [(4, 3), (10, 10)]  # (row, col): the edge of the disc, inside the square
-fig, axes = viz.subplots(len(queries), 2, figsize=(6.4, 5.4))
-for (row, col), (ax_patch, ax_full) in zip(queries, axes):
-    patch_map = viz.query_weight_map(cache.weights, p, row, col)
-    viz.patch_overlay(image, patch_map, p, ax=ax_patch, mark=(row, col), title=f"patch attention, pixel {(row, col)}")
-    global_map = gnp.attention_forward(q.reshape(H * W, -1), k.reshape(H * W, -1), v.reshape(H * W, -1))[1].weights
-    viz.patch_overlay(image, global_map[row * W + col].reshape(H, W), p, ax=ax_full, mark=(row, col),
-                      title="global attention, same pixel")
+global_weights = gnp.attention_forward(*flat)[1].weights  # (HW, HW), no mask
+maps = [(viz.query_weight_map(cache.weights, p, r, c), global_weights[r * W + c].reshape(H, W)) for r, c in queries]
+top = max(m.max() for pair in maps for m in pair)  # one colour scale for all panels
+fig, axes = viz.subplots(len(queries), 2, figsize=(9.6, 9.0))
+for (row, col), (patch_map, global_map), (ax_patch, ax_full) in zip(queries, maps, axes):
+    viz.patch_overlay(image, patch_map, p, ax=ax_patch, mark=(row, col), title=f"patch attention, pixel {(row, col)}",
+                      vmax=top, colorbar=False)
+    viz.patch_overlay(image, global_map, p, ax=ax_full, mark=(row, col), title="global attention, same pixel",
+                      vmax=top, colorbar=False)
+fig.colorbar(axes[0, 0].images[1], ax=axes.ravel().tolist(), shrink=0.8, label="weight (shared scale)")
 plt.show()
 
 # %% [markdown]
@@ -198,23 +236,20 @@ plt.show()
 # patch border.
 
 # %%
-fig, (ax1, ax2) = viz.subplots(1, 2, figsize=(5.0, 2.6))
-ax1.imshow(image, interpolation="nearest")
-ax1.set_title("input", fontsize=9)
-ax2.imshow(np.clip(out, 0, 1), interpolation="nearest")
-ax2.set_title("patch attention output", fontsize=9)
-for ax in (ax1, ax2):
-    ax.set_xticks([])
-    ax.set_yticks([])
+fig = viz.image_grid(np.stack([image, np.clip(out, 0, 1)]), ["input", "patch attention output"], ncols=2, size=4.2)
 plt.show()
 
 # %% [markdown]
 # ## The backward pass
 #
-# Patchify is a pure rearrangement of elements, so its backward is unpatchify:
+# Patchify only moves numbers around: every input element lands in exactly
+# one output slot. The backward of such a rearrangement sends each gradient
+# back to the slot it came from, which is the inverse rearrangement, so the
+# backward of patchify is unpatchify (and vice versa).
 # `patch_attention_backward` patchifies $dO$, runs the attention backward of
 # notebook 02 batched over the patches, and unpatchifies the three gradients.
-# The gradient check (float64, random upstream gradient) on a small image:
+# The gradient check (float64, random upstream gradient, the bound of notebook 02)
+# on a small image:
 
 # %%
 small = {name: rng.standard_normal((4, 6, 3)) for name in ("q", "k", "v")}
@@ -222,7 +257,7 @@ errors = gnp.check_gradients(gnp.patch_attention_forward, gnp.patch_attention_ba
                              static={"patch_size": 2}, seed=3)
 for name, err in errors.items():
     print(f"d{name}: rel_error = {err:.1e}")
-print(f"gradient check (bound 1e-7): {'pass' if max(errors.values()) < 1e-7 else 'FAIL'}")
+print(f"gradient check (bound {OP_BOUND:.0e}): {'pass' if max(errors.values()) < OP_BOUND else 'FAIL'}")
 
 # %% [markdown]
 # ## What to remember
@@ -231,5 +266,7 @@ print(f"gradient check (bound 1e-7): {'pass' if max(errors.values()) < 1e-7 else
 #   `patchify` → attention → `unpatchify`.
 # * It equals global attention with a block-diagonal (same-patch) mask, at
 #   $HW p^2$ instead of $(HW)^2$ logits.
-# * A pixel never sees outside its patch; to mix information across patches
-#   the model pools each patch to one token and lets the fusion layer (notebook 04) attend across them.
+# * The backward of a rearrangement is the inverse rearrangement.
+# * A pixel never sees outside its patch. To mix information across patches
+#   the model pools each patch to one token and lets later layers attend across
+#   them (notebooks 04 and 05).

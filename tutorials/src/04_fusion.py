@@ -6,25 +6,35 @@
 # $$\text{query}_{\text{融合}} = \mathrm{softmax}\!\left(\frac{Q_{\text{文本}} K_{\text{文本}}^\top}{\sqrt{d_k}}
 #   + \frac{Q_{\text{图像}} K_{\text{图像}}^\top}{\sqrt{d_k}}\right) V,$$
 #
-# text (文本) logits plus image (图像) logits, one softmax. Taken literally it
-# only works when both logit matrices have the same shape, which text and image
-# sequences almost never do. This notebook shows the failure, builds the
-# construction we use (one joint text + image sequence, two "views"), proves it
-# equals one attention over concatenated features (with the right scale), shows
-# that both branches share one $dS$ in the backward pass, and draws the
-# cross-modal weights.
+# text (文本) logits plus image (图像) logits, one softmax (and, as before, the
+# left-hand side is the fused *output*, not a query). Taken literally it only
+# works when both logit matrices have the same shape, which text and image
+# sequences almost never have.
+#
+# **You will learn to**
+# * see why the formula as written fails, and build the construction that makes it work
+#   (one joint text + image sequence, two "views");
+# * prove that it is one attention over concatenated features, and find the right scale;
+# * derive its backward pass: both branches share one $dS$ (exercise `fusion_backward`);
+# * read a fusion attention matrix whose keys are words and patches.
+#
+# **Prerequisites:** notebooks 02 (attention and its backward) and 03 (patches).
+#
+# **Time:** about 40 minutes.
 
 # %%
+import inspect
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 import gemini_np as gnp
-from gemini_np import viz
+from gemini_np import reference, viz
 from gemini_np.exercises import check
-from gemini_np.functional.attention import softmax_attention_backward
+from gemini_np.gradcheck import OP_BOUND
 
+viz.use_style()
 np.set_printoptions(precision=4, suppress=True)
 rng = np.random.default_rng(0)
 
@@ -69,7 +79,6 @@ except ValueError as error:
 # %%
 e_text, e_image = rng.standard_normal(d) * 0.1, rng.standard_normal(d) * 0.1
 z = np.concatenate([text_states + e_text, image_states + e_image])  # (n + m, d)
-labels = tokens + patch_names
 views = dict(q_text=z @ w_qt, k_text=z @ w_kt, q_image=z @ w_qi, k_image=z @ w_ki, v=z @ w_v)
 out, cache = gnp.fusion_attention_forward(**views)
 print("Z:", z.shape, "-> out:", out.shape, "| weights:", cache.weights.shape)
@@ -97,45 +106,68 @@ print(f"explicit scale 1/√d_k    = {1 / math.sqrt(d_k):.4f}: max |difference| 
 print(f"default scale 1/√(2 d_k) = {1 / math.sqrt(2 * d_k):.4f}: max |difference| = {np.abs(out_default - out).max():.1e}")
 
 # %% [markdown]
-# ## 4. Backward: both branches share one $dS$
+# ## 4. Backward
 #
-# $S$ is a *sum* of the two branches' logits, so the gradient reaching $S$,
-# $dS = P \circ (dP - \mathrm{rowsum}(dO \circ O))$ exactly as in notebook 02, flows
-# unchanged into both terms:
+# ### Your turn (exercise `fusion_backward`)
+#
+# Write `my_fusion_backward(dout, q_t, k_t, q_i, k_i, v)` returning
+# `(dq_t, dk_t, dq_i, dk_i, dv)` for
+# $O = \mathrm{softmax}\big((Q_t K_t^\top + Q_i K_i^\top)/\sqrt{d_k}\big) V$, 2-D inputs,
+# $d_k$ = `q_t.shape[-1]`. **Predict before you write:** $S$ is a *sum* of two
+# branches' logits. Is there one $dS$ or two? Start from your `attention_backward`
+# of notebook 02.
+
+# %%
+def my_fusion_backward(dout, q_t, k_t, q_i, k_i, v):
+    """dout (n_q, d_v); q_t, q_i (n_q, d_k); k_t, k_i (n_k, d_k); v (n_k, d_v) -> five gradients."""
+    raise NotImplementedError  # your turn
+
+
+check(my_fusion_backward, "fusion_backward")
+
+# %% [markdown] tags=["solution"]
+# ### Solution: one $dS$, shared by both branches
+#
+# $S = (Q^t K^{t\top} + Q^i K^{i\top})\cdot\text{scale}$ is a sum, and the derivative
+# of a sum with respect to each term is 1: the gradient reaching $S$,
+# $dS = P \circ (dP - \mathrm{rowsum}(dP \circ P))$ exactly as in notebook 02, flows
+# unchanged into both terms, and each term is a matrix product:
 #
 # $$dQ^t = \text{scale}\cdot dS\,K^t,\quad dK^t = \text{scale}\cdot dS^\top Q^t,\qquad
 #   dQ^i = \text{scale}\cdot dS\,K^i,\quad dK^i = \text{scale}\cdot dS^\top Q^i .$$
+#
+# Each line checked against the library, then against the concatenated attention of section 3:
 
-# %%
+# %% tags=["solution"]
 dout = rng.standard_normal(out.shape)
 dq_t, dk_t, dq_i, dk_i, dv = gnp.fusion_attention_backward(dout, cache)
-
-ds, _ = softmax_attention_backward(dout, cache.weights, cache.out, cache.v)  # the one dS
-scale = cache.scale
+P, scale = cache.weights, cache.scale
+dP = dout @ views["v"].T
+dS = P * (dP - np.sum(dP * P, axis=-1, keepdims=True))  # the one dS
 checks = {
-    "dQ_t = scale·dS K_t": np.abs(dq_t - scale * ds @ views["k_text"]).max(),
-    "dK_t = scale·dSᵀ Q_t": np.abs(dk_t - scale * ds.T @ views["q_text"]).max(),
-    "dQ_i = scale·dS K_i": np.abs(dq_i - scale * ds @ views["k_image"]).max(),
-    "dK_i = scale·dSᵀ Q_i": np.abs(dk_i - scale * ds.T @ views["q_image"]).max(),
+    "dQ_t = scale·dS K_t": np.abs(dq_t - scale * dS @ views["k_text"]).max(),
+    "dK_t = scale·dSᵀ Q_t": np.abs(dk_t - scale * dS.T @ views["q_text"]).max(),
+    "dQ_i = scale·dS K_i": np.abs(dq_i - scale * dS @ views["k_image"]).max(),
+    "dK_i = scale·dSᵀ Q_i": np.abs(dk_i - scale * dS.T @ views["q_image"]).max(),
 }
 for formula, err in checks.items():
     print(f"{formula:<22} max |difference| = {err:.1e}")
-
-# the concatenated attention's dQ, split in two, is the pair (dQ_t, dQ_i)
-dq_cat, dk_cat, _ = gnp.attention_backward(dout, cache_cat)
+dq_cat, dk_cat, _ = gnp.attention_backward(dout, cache_cat)  # split in two, it is the pair of branches
 print("dQ_cat == [dQ_t, dQ_i]:", np.allclose(dq_cat, np.concatenate([dq_t, dq_i], axis=-1)),
       "| dK_cat == [dK_t, dK_i]:", np.allclose(dk_cat, np.concatenate([dk_t, dk_i], axis=-1)))
 
+# %% tags=["solution"]
+print(inspect.getsource(reference.fusion_attention_backward))
+
 # %% [markdown]
 # The gradient check, for the op alone and for the whole construction: the
-# gradient with respect to the joint sequence $Z$ collects the five projections,
-# $dZ = dQ^t W_Q^{t\top} + dK^t W_K^{t\top} + dQ^i W_Q^{i\top} + dK^i W_K^{i\top} + dV W_V^\top$.
+# gradient with respect to the joint sequence $Z$ collects the five projections
+# (each a matrix product, $dZ \mathrel{+}= dY\, W^\top$ as in notebook 02), because
+# $Z$ feeds all five.
 
 # %%
-errors = gnp.check_gradients(gnp.fusion_attention_forward, gnp.fusion_attention_backward,
-                             {key: value for key, value in views.items()}, seed=2)
+errors = gnp.check_gradients(gnp.fusion_attention_forward, gnp.fusion_attention_backward, dict(views), seed=2)
 print("fusion op:", ", ".join(f"d{key} {err:.1e}" for key, err in errors.items()))
-
 weights_in_order = (w_qt, w_kt, w_qi, w_ki, w_v)
 
 
@@ -144,43 +176,25 @@ def joint_forward(z):
 
 
 def joint_backward(dout, cache):
-    grads = gnp.fusion_attention_backward(dout, cache)
-    return sum(g @ w.T for g, w in zip(grads, weights_in_order))
+    return sum(g @ w.T for g, w in zip(gnp.fusion_attention_backward(dout, cache), weights_in_order))
 
 
 err_z = gnp.check_gradients(joint_forward, joint_backward, {"z": z}, seed=3)["z"]
 print(f"joint sequence: dZ rel_error {err_z:.1e}")
-print(f"gradient check (bound 1e-7): {'pass' if max(*errors.values(), err_z) < 1e-7 else 'FAIL'}")
-
-# %% [markdown]
-# ### Your turn (exercise 5): fusion backward
-#
-# Write `my_fusion_backward(dout, q_t, k_t, q_i, k_i, v)` returning
-# `(dq_t, dk_t, dq_i, dk_i, dv)` for
-# $O = \mathrm{softmax}\big((Q_t K_t^\top + Q_i K_i^\top)/\sqrt{d_k}\big) V$, $d_k$ = `q_t.shape[-1]`.
-
-# %%
-def my_fusion_backward(dout, q_t, k_t, q_i, k_i, v):
-    """dout (n_q, d_v); q_t, q_i (n_q, d_k); k_t, k_i (n_k, d_k); v (n_k, d_v) -> five gradients."""
-    raise NotImplementedError  # your turn
-
-
-check(my_fusion_backward)
+print(f"gradient check (bound {OP_BOUND:.0e}): {'pass' if max(*errors.values(), err_z) < OP_BOUND else 'FAIL'}")
 
 # %% [markdown]
 # ## 5. The cross-modal weights
 #
-# The joint attention matrix has four blocks: text attending to text (top
-# left), text attending to the image (top right), image to text, image to
-# image. The projections here are random, so the pattern is too; notebook 05
-# shows the same picture for a trained model.
+# The joint attention matrix has four blocks, separated by the thick lines:
+# words attending to words (top left), words attending to the image patches
+# (top right), patches to words, patches to patches. The projections here are
+# random, so the pattern is too; notebook 06 shows the same picture for a
+# trained model.
 
 # %%
-fig = viz.attention_heatmap(cache.weights, labels, labels, title="fusion weights P (joint sequence)")
-ax = fig.axes[0]
-for edge in (n - 0.5,):
-    ax.axhline(edge, color="white", linewidth=2)
-    ax.axvline(edge, color="white", linewidth=2)
+fig = viz.fusion_heatmap(cache.weights, tokens, patch_names, rows="all", log=False,
+                         title="fusion weights P over the joint sequence")
 plt.show()
 for token, row in zip(tokens, cache.weights[:n]):
     print(f"{token}: {row[n:].sum():.1%} of its attention goes to image patches")
@@ -188,8 +202,8 @@ for token, row in zip(tokens, cache.weights[:n]):
 # %% [markdown]
 # ## 6. Padding
 #
-# In a batch, shorter captions are padded. A boolean key mask keeps every
-# query away from the padding (`True` = may attend); the padded key gets weight
+# In a batch, shorter captions are padded. A boolean key mask (notebook 02)
+# keeps every query away from the padding (`True` = may attend); the padded key gets weight
 # exactly 0, and the mask is the same for both views, because it applies to
 # the *summed* logits.
 
@@ -206,4 +220,6 @@ print("rows still sum to 1:", np.allclose(cache_pad.weights.sum(axis=-1), 1.0))
 #   from **one joint sequence** of text and image tokens.
 # * Summed-logit fusion = attention over concatenated features $[Q^t, Q^i]$,
 #   $[K^t, K^i]$ with the explicit scale $1/\sqrt{d_k}$ (not $1/\sqrt{2d_k}$).
-# * Backward: one $dS$, shared by both branches.
+# * In the backward pass the two branches are not independent: they meet in one softmax.
+#
+# Next: notebook 05 splits attention into several heads and gives the tokens their positions.

@@ -1,5 +1,7 @@
 # %% [markdown]
-# # 07 · Running on a GPU with CuPy
+# # 08 · Running on a GPU with CuPy (optional)
+#
+# *Optional: nothing later depends on it. For students who will run models on a GPU.*
 #
 # Everything in `gemini_np` is written against the *array API*: a kernel never
 # calls `numpy.` on its inputs, it asks the inputs which library they belong to
@@ -9,6 +11,15 @@
 # This notebook runs anywhere. On a machine without a GPU (like the one that
 # built the copy you are reading, most likely) it explains the switch, runs on
 # NumPy, and shows how the CPU-only test suite still proves the GPU path.
+#
+# **You will learn to**
+# * say where an op computes and where new arrays are created;
+# * move arrays between host and GPU, and switch the backend;
+# * judge a GPU result: the parity check, and why float32 gets a looser bound.
+#
+# **Prerequisites:** notebook 02.
+#
+# **Time:** about 20 minutes.
 
 # %%
 import math
@@ -94,6 +105,7 @@ def normwise_error(actual, expected):
     return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
 
 
+# %%
 for dtype in ("float64", "float32"):
     inputs = [gnp.from_numpy(a.astype(dtype), xp=xp) for a in host.values()]
     result, _ = gnp.attention_forward(*inputs)
@@ -163,3 +175,11 @@ if strict is not None:
 # %%
 gnp.set_backend("numpy")  # leave the default as we found it
 print("backend restored:", gnp.get_backend().__name__)
+
+# %% [markdown]
+# ## What to remember
+#
+# * An op computes where its inputs live; new arrays are created on `gnp.get_backend()`.
+# * Random numbers are drawn on the host, so a seed gives the same numbers on every backend.
+# * A GPU result is trusted when it matches a float64 CPU reference: to
+#   `1e-10` in float64, to `1e-4` in float32 (float32's own rounding).

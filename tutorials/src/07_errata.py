@@ -1,11 +1,20 @@
 # %% [markdown]
-# # 06 · Errata: what the article gets wrong, demonstrated
+# # 07 · Errata: what the article gets wrong, demonstrated
 #
 # The article is our specification of *what* to build, not a source of correct
-# numbers or code. This notebook lists every error we found (the list in
-# `DESIGN.md`) and, under each, the cell that demonstrates it. Where a number
-# is involved it is computed here; where the error is in code we analyse the
-# code itself; the last item is bibliographic and is explained in prose.
+# numbers or code. This notebook lists every error we found and, under each, the
+# cell that demonstrates it. Where a number is involved it is computed here;
+# where the error is in code we analyse the code itself; the last item is
+# bibliographic and is explained in prose.
+#
+# **You will learn to**
+# * read a technical source critically: check each claim with a computation;
+# * fix a formula that does not type-check (exercise `fusion_logits`, erratum 3);
+# * find errors in code without running it (Python's parser and symbol tables).
+#
+# **Prerequisites:** notebooks 01-06 (each erratum points to the notebook that treats it).
+#
+# **Time:** about 30 minutes.
 #
 # | # | where | what |
 # | --- | --- | --- |
@@ -17,16 +26,15 @@
 # | 6 | §1, §7 | the cited "Gemini" paper and the XLNet affiliations are wrong |
 
 # %%
-import ast
-import builtins
 import math
-import symtable
 from pathlib import Path
 
 import numpy as np
 
 import gemini_np as gnp
+from article_code import keras_check  # tutorials/article_code/keras_check.py
 from gemini_np import article
+from gemini_np.exercises import check
 
 np.set_printoptions(precision=4, suppress=True)
 rng = np.random.default_rng(0)
@@ -101,10 +109,39 @@ try:
 except ValueError as error:
     print("gemini_np:", error)
 
-z = rng.standard_normal((n_text + n_image, d_model))  # the joint sequence: now it is defined
+# %% [markdown]
+# ### Your turn (exercise `fusion_logits`): fix erratum 3
+#
+# Write `my_fusion_logits(text, patches, w_qt, w_kt, w_qi, w_ki)` returning the
+# fusion logits $S$ that the article's formula *should* mean: text states
+# `text` $(n, d)$ and patch states `patches` $(m, d)$, four projection matrices
+# $(d, d_k)$, and $S$ of shape $(n+m, n+m)$ (notebook 04, section 2; no modality
+# embedding here), scaled by $1/\sqrt{d_k}$ with $d_k$ = `w_qt.shape[1]`.
+# **Predict before you write:** which of the four $W$'s multiply the *patches*?
+
+# %%
+def my_fusion_logits(text, patches, w_qt, w_kt, w_qi, w_ki):
+    """text (n, d), patches (m, d), each w (d, d_k) -> S (n + m, n + m), scaled by 1/√d_k."""
+    raise NotImplementedError  # your turn
+
+
+check(my_fusion_logits, "fusion_logits")
+
+# %% [markdown] tags=["solution"]
+# ### Solution
+#
+# All four projections act on the *joint* sequence $Z = [\text{text}; \text{patches}]$:
+# the text view and the image view are two ways of looking at every token, not
+# one view per modality. Then both logit matrices are $(n+m) \times (n+m)$:
+
+# %% tags=["solution"]
+text, patches = rng.standard_normal((n_text, d_model)), rng.standard_normal((n_image, d_model))
 w = [rng.standard_normal((d_model, d_k)) for _ in range(4)]
+z = np.concatenate([text, patches])  # Z, (n + m, d)
+S = (z @ w[0] @ (z @ w[1]).T + z @ w[2] @ (z @ w[3]).T) / math.sqrt(d_k)
+print("S:", S.shape)
 out, cache = gnp.fusion_attention_forward(*(z @ wi for wi in w), z @ w_v)
-print("joint sequence: weights", cache.weights.shape, "-> output", out.shape)
+print("softmax(S) == fusion_attention_forward's weights:", np.allclose(gnp.softmax(S), cache.weights))
 
 # %% [markdown]
 # ## Erratum 4 · §4.2: the derivation
@@ -145,42 +182,18 @@ print(keras_code)
 
 # %% [markdown]
 # We cannot run it here (no TensorFlow, and no need): Python's own parser and
-# symbol tables find most of the problems, and NumPy reproduces the shape
+# symbol tables find most of the problems (the three small functions of
+# `tutorials/article_code/keras_check.py`), and NumPy reproduces the shape
 # errors. What the code does:
 
 # %%
-tree = ast.parse(keras_code)
-
-
-def layer_name(call):
-    """Name of the layer in a call like Layer(...)(x) or keras.layers.Layer(...)(x)."""
-    func = call.func.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id
-
-
-layer_calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Call)]
-layers = sorted({layer_name(c) for c in layer_calls})
+layers = keras_check.layers_used(keras_code)
 print("layers used:", ", ".join(layers))
 print("any attention layer?", any("Attention" in name for name in layers))
-
-table = symtable.symtable(keras_code, "section_5_2", "exec")
-defined = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
-
-
-def undefined(symbols):
-    return sorted(s.get_name() for s in symbols if s.get_name() not in defined and not hasattr(builtins, s.get_name())
-                  and (s.is_global() or s.is_referenced()) and not s.is_parameter() and not s.is_assigned())
-
-
-for function in table.get_children():
-    missing = undefined(function.get_symbols())
-    if missing:
-        print(f"inside {function.get_name()}(): undefined name(s) {missing}")
-print("at module level, never defined:", undefined(table.get_symbols()))
-
-for call in layer_calls:
-    if layer_name(call) == "Concatenate":
-        print(f"Concatenate is called with {len(call.args)} positional inputs:", ast.get_source_segment(keras_code, call))
+for scope, names in keras_check.undefined_names(keras_code).items():
+    print(f"undefined at {scope}: {names}" if scope == "module level" else f"inside {scope}: undefined name(s) {names}")
+for n_inputs, source in keras_check.concatenate_calls(keras_code):
+    print(f"Concatenate is called with {n_inputs} positional inputs:", source)
 
 # %% [markdown]
 # So:
@@ -232,7 +245,7 @@ except ValueError as error:
 # %% [markdown]
 # Even with all of this fixed, the last `Dense(1, activation='sigmoid')` is
 # applied to a *sequence* and would give one probability per position, not one
-# per image-text pair. Notebook 05 trains a model that does what §5 describes,
+# per image-text pair. Notebook 06 trains a model that does what §5 describes,
 # from scratch, and reports its real test accuracy.
 #
 # ## Erratum 6 · §1 and §7: the citations
@@ -261,7 +274,13 @@ for cited, actual in citations:
     print(f"article: {cited}\nrecord:  {actual}\n")
 
 # %% [markdown]
-# ## Summary
+# ## What to remember
+#
+# * Check every claim of a source with a computation: a formula that does not
+#   type-check (erratum 3), a softmax of one number (errata 1 and 4), code that
+#   was never run (erratum 5).
+# * Name things by what they are: $Q, K, V$ are projections of the input, the
+#   $W$'s are the weights, the attention output is the context vector.
 #
 # | # | erratum | demonstrated by |
 # | --- | --- | --- |
