@@ -54,6 +54,41 @@ def worked_example_columns(h, d_k):
     return e / e.sum(axis=0, keepdims=True)
 
 
+@mistake("worked_example", "scale-1/d_k", "divided the similarities by d_k", "√d_k")
+def worked_example_over_d(h, d_k):
+    e = np.exp(h @ h.T / d_k)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@mistake("worked_example", "whole-matrix", "sum of the whole matrix")
+def worked_example_one_distribution(h, d_k):
+    e = np.exp(h @ h.T / np.sqrt(d_k))
+    return e / e.sum()
+
+
+@mistake("worked_example", "scores", "similarities", "apply the row-wise softmax")
+def worked_example_scores_only(h, d_k):
+    return h @ h.T / np.sqrt(d_k)
+
+
+@mistake("worked_example", "no-exp", "without exponentiating")
+def worked_example_no_exp(h, d_k):
+    s = h @ h.T / np.sqrt(d_k)
+    return s / s.sum(axis=1, keepdims=True)
+
+
+@mistake("worked_example", "features", "hᵀ h", "(d, d)")
+def worked_example_feature_similarities(h, d_k):
+    e = np.exp(h.T @ h / np.sqrt(d_k))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@mistake("worked_example", "hard-coded-d_k", "√5", "d_k argument")
+def worked_example_hard_coded(h, d_k):
+    e = np.exp(h @ h.T / np.sqrt(5))  # the article's d_k, for every input
+    return e / e.sum(axis=1, keepdims=True)
+
+
 # ----------------------------------------------------------------------------- 02 softmax
 
 @mistake("softmax", "wrong-axis", "columns", "axis 0", "last axis")
@@ -90,6 +125,28 @@ def softmax_missing_keepdims(x):
 def softmax_for_one_row_only(x):
     e = np.exp(x - x.max())
     return e / e.sum()
+
+
+@mistake("softmax", "column-max", "each column's max", "constant per row")
+def softmax_column_max(x):
+    e = np.exp(x - x.max(axis=0, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@mistake("softmax", "column-sum", "each column's sum")
+def softmax_column_sum(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+@mistake("softmax", "not-normalised", "do not sum to 1")
+def softmax_not_normalised(x):
+    return np.exp(x - x.max(axis=-1, keepdims=True))
+
+
+@mistake("softmax", "no-exp", "without exponentiating")
+def softmax_without_exp(x):
+    return x / x.sum(axis=-1, keepdims=True)
 
 
 # ----------------------------------------------------------------------------- 02 softmax_backward
@@ -133,6 +190,16 @@ def softmax_backward_missing_keepdims(dy, y):
 def softmax_backward_full_jacobian(dy, y):
     jacobian = np.diag(y) - np.outer(y, y)  # right for one 1-D row only
     return jacobian @ dy
+
+
+@mistake("softmax_backward", "missing-y-factor", "multiply by y")
+def softmax_backward_without_y(dy, y):
+    return dy - np.sum(dy * y, axis=-1, keepdims=True)
+
+
+@mistake("softmax_backward", "unweighted-sum", "weighted by y")
+def softmax_backward_unweighted(dy, y):
+    return y * (dy - np.sum(dy, axis=-1, keepdims=True))
 
 
 # ----------------------------------------------------------------------------- 02 attention_backward
@@ -248,6 +315,38 @@ def attention_backward_wrong_order(dout, q, k, v):
     return p.T @ dout, scale * ds @ k, scale * ds.T @ q
 
 
+@mistake("attention_backward", "unweighted-rowsum", "rowsum(dP)", "weighted by P")
+def attention_backward_unweighted_rowsum(dout, q, k, v):
+    scale, p = forward(q, k)
+    dp = dout @ v.T
+    ds = p * (dp - dp.sum(axis=-1, keepdims=True))
+    return scale * ds @ k, scale * ds.T @ q, p.T @ dout
+
+
+@mistake("attention_backward", "no-softmax-backward", "dS = dP", "softmax's backward is missing")
+def attention_backward_skips_softmax(dout, q, k, v):
+    scale, p = forward(q, k)
+    ds = dout @ v.T
+    return scale * ds @ k, scale * ds.T @ q, p.T @ dout
+
+
+@mistake("attention_backward", "forward-without-scale", "softmax(Q Kᵀ) without the scale")
+def attention_backward_unscaled_forward(dout, q, k, v):
+    scale = 1 / np.sqrt(q.shape[-1])
+    p = row_softmax(q @ k.T)  # the forward's scale is forgotten
+    dp = dout @ v.T
+    ds = p * (dp - np.sum(dp * p, axis=-1, keepdims=True))
+    return scale * ds @ k, scale * ds.T @ q, p.T @ dout
+
+
+@mistake("attention_backward", "no-scale-anywhere", "missing everywhere")
+def attention_backward_never_scaled(dout, q, k, v):
+    p = row_softmax(q @ k.T)
+    dp = dout @ v.T
+    ds = p * (dp - np.sum(dp * p, axis=-1, keepdims=True))
+    return ds @ k, ds.T @ q, p.T @ dout
+
+
 # ----------------------------------------------------------------------------- 03 patchify
 
 @mistake("patchify", "plain-reshape", "plain reshape", "transpose")
@@ -293,6 +392,34 @@ def patchify_grid_swapped(x, p):
     return x.reshape(*batch, w // p, h // p, p * p, c)
 
 
+@mistake("patchify", "grid-column-major", "column by column", "row-major grid")
+def patchify_grid_column_major(x, p):
+    *batch, h, w, c = x.shape
+    x = np.moveaxis(x.reshape(*batch, h // p, p, w // p, p, c), -3, -5)  # (..., W/p, H/p, p, p, C)
+    return x.reshape(*batch, h // p, w // p, p * p, c)  # numbered down the columns of patches
+
+
+@mistake("patchify", "channels-merged", "channels", "own last axis")
+def patchify_merges_channels(x, p):
+    *batch, h, w, c = x.shape
+    x = np.moveaxis(x.reshape(*batch, h // p, p, w // p, p, c), -4, -3)
+    return x.reshape(*batch, h // p, w // p, p * p * c)
+
+
+@mistake("patchify", "grid-flattened", "flattened the patch grid")
+def patchify_flat_grid(x, p):
+    *batch, h, w, c = x.shape
+    x = np.moveaxis(x.reshape(*batch, h // p, p, w // p, p, c), -4, -3)
+    return x.reshape(*batch, (h // p) * (w // p), p * p, c)
+
+
+@mistake("patchify", "batch-merged", "batch dims were merged", "*batch")
+def patchify_batch_into_rows(x, p):
+    h, w, c = x.shape[-3:]
+    x = x.reshape(-1, p, w // p, p, c)  # the batch slips into the rows of patches
+    return x.transpose(0, 2, 1, 3, 4).reshape(-1, w // p, p * p, c)
+
+
 # ----------------------------------------------------------------------------- 03 patch_attention
 
 def to_patches(a, p):
@@ -333,6 +460,27 @@ def patch_attention_plain_reshape(q, k, v, p):
     qp, kp, vp = (a.reshape(*batch, h // p, w // p, p * p, a.shape[-1]) for a in (q, k, v))
     out = row_softmax(qp @ np.swapaxes(kp, -1, -2) / np.sqrt(d)) @ vp
     return out.reshape(*batch, h, w, v.shape[-1])
+
+
+@mistake("patch_attention", "plain-reshape-back", "put the pixels back with a plain reshape", "unpatchify")
+def patch_attention_plain_reshape_back(q, k, v, p):
+    qp, kp, vp = (to_patches(a, p) for a in (q, k, v))
+    out = row_softmax(qp @ np.swapaxes(kp, -1, -2) / np.sqrt(q.shape[-1])) @ vp
+    return out.reshape(v.shape)
+
+
+@mistake("patch_attention", "scale-1/d_k", "divided the logits by d_k")
+def patch_attention_over_d(q, k, v, p):
+    qp, kp, vp = (to_patches(a, p) for a in (q, k, v))
+    return from_patches(row_softmax(qp @ np.swapaxes(kp, -1, -2) / q.shape[-1]) @ vp, p)
+
+
+@mistake("patch_attention", "softmax-over-queries", "over the queries")
+def patch_attention_softmax_over_queries(q, k, v, p):
+    qp, kp, vp = (to_patches(a, p) for a in (q, k, v))
+    s = qp @ np.swapaxes(kp, -1, -2) / np.sqrt(q.shape[-1])
+    e = np.exp(s - s.max(axis=-2, keepdims=True))
+    return from_patches(e / e.sum(axis=-2, keepdims=True) @ vp, p)
 
 
 # ----------------------------------------------------------------------------- 04 fusion_backward
@@ -405,6 +553,43 @@ def fusion_dv_without_transpose(dout, q_t, k_t, q_i, k_i, v):
     return scale * ds @ k_t, scale * ds.T @ q_t, scale * ds @ k_i, scale * ds.T @ q_i, dv
 
 
+@mistake("fusion_backward", "scale-1/d_k", "1/d_k")
+def fusion_scale_over_d(dout, q_t, k_t, q_i, k_i, v):
+    scale, p = fused(q_t, k_t, q_i, k_i, scale=1 / q_t.shape[-1])
+    ds = shared_ds(p, dout, v)
+    return scale * ds @ k_t, scale * ds.T @ q_t, scale * ds @ k_i, scale * ds.T @ q_i, p.T @ dout
+
+
+@mistake("fusion_backward", "no-rowsum-term", "row-sum term", "same dS")
+def fusion_no_rowsum(dout, q_t, k_t, q_i, k_i, v):
+    scale, p = fused(q_t, k_t, q_i, k_i)
+    ds = p * (dout @ v.T)
+    return scale * ds @ k_t, scale * ds.T @ q_t, scale * ds @ k_i, scale * ds.T @ q_i, p.T @ dout
+
+
+@mistake("fusion_backward", "sign", "wrong sign")
+def fusion_sign(dout, q_t, k_t, q_i, k_i, v):
+    scale, p = fused(q_t, k_t, q_i, k_i)
+    ds = -shared_ds(p, dout, v)
+    return scale * ds @ k_t, scale * ds.T @ q_t, scale * ds @ k_i, scale * ds.T @ q_i, p.T @ dout
+
+
+@mistake("fusion_backward", "rowsum-wrong-axis", "row-sum runs over the wrong axis")
+def fusion_rowsum_axis0(dout, q_t, k_t, q_i, k_i, v):
+    scale, p = fused(q_t, k_t, q_i, k_i)
+    dp = dout @ v.T
+    ds = p * (dp - np.sum(dp * p, axis=0, keepdims=True))
+    return scale * ds @ k_t, scale * ds.T @ q_t, scale * ds @ k_i, scale * ds.T @ q_i, p.T @ dout
+
+
+@mistake("fusion_backward", "text-only-p", "summed* logits", "text logits alone")
+def fusion_dv_from_text(dout, q_t, k_t, q_i, k_i, v):
+    scale, p = fused(q_t, k_t, q_i, k_i)
+    ds = shared_ds(p, dout, v)
+    p_text = row_softmax(q_t @ k_t.T * scale)
+    return scale * ds @ k_t, scale * ds.T @ q_t, scale * ds @ k_i, scale * ds.T @ q_i, p_text.T @ dout
+
+
 # ----------------------------------------------------------------------------- 05 split_heads
 
 @mistake("split_heads", "no-transpose", "head axis", "before the tokens")
@@ -423,6 +608,18 @@ def split_heads_plain_reshape(x, n_heads):
 def split_heads_interleaved(x, n_heads):
     b, n, d = x.shape
     return x.reshape(b, n, d // n_heads, n_heads).transpose(0, 3, 1, 2)
+
+
+@mistake("split_heads", "heads-and-size-swapped", "heads of n_heads", "n_heads first")
+def split_heads_swapped_sizes(x, n_heads):
+    b, n, d = x.shape
+    return x.reshape(b, n, d // n_heads, n_heads).transpose(0, 2, 1, 3)
+
+
+@mistake("split_heads", "features-before-tokens", "tokens, then the features")
+def split_heads_features_first(x, n_heads):
+    b, n, d = x.shape
+    return x.reshape(b, n, n_heads, d // n_heads).transpose(0, 2, 3, 1)
 
 
 # ----------------------------------------------------------------------------- 05 sinusoidal_positions
@@ -453,6 +650,42 @@ def sinusoidal_from_one(n, d):
     return np.concatenate([np.sin(angle), np.cos(angle)], axis=1)
 
 
+def code(pos, rate, first=np.sin, second=np.cos):
+    return np.concatenate([first(pos / rate), second(pos / rate)], axis=1)
+
+
+@mistake("sinusoidal_positions", "cos-first", "cosines come first")
+def sinusoidal_cos_first(n, d):
+    pos, i = np.arange(n)[:, None], np.arange(d // 2)[None, :]
+    return code(pos, 10000 ** (2 * i / d), np.cos, np.sin)
+
+
+@mistake("sinusoidal_positions", "exponent-doubled", "10000^(4i/d)")
+def sinusoidal_even_i_doubled(n, d):
+    pos, i = np.arange(n)[:, None], np.arange(0, d, 2)[None, :]  # i = 0, 2, 4, ... already "2i"
+    return code(pos, 10000 ** (2 * i / d))
+
+
+@mistake("sinusoidal_positions", "multiplied", "a division")
+def sinusoidal_multiplied(n, d):
+    pos, i = np.arange(n)[:, None], np.arange(d // 2)[None, :]
+    angle = pos * 10000 ** (2 * i / d)
+    return np.concatenate([np.sin(angle), np.cos(angle)], axis=1)
+
+
+@mistake("sinusoidal_positions", "d-frequencies", "2d features", "d/2")
+def sinusoidal_d_frequencies(n, d):
+    pos, i = np.arange(n)[:, None], np.arange(d)[None, :]
+    return code(pos, 10000 ** (2 * i / d))
+
+
+@mistake("sinusoidal_positions", "transposed", "one row per position")
+def sinusoidal_transposed(n, d):
+    i, pos = np.arange(d // 2)[:, None], np.arange(n)[None, :]
+    angle = pos / 10000 ** (2 * i / d)
+    return np.concatenate([np.sin(angle), np.cos(angle)], axis=0)
+
+
 # ----------------------------------------------------------------------------- 06 bce_backward
 
 def sigmoid(z):
@@ -480,6 +713,22 @@ def bce_backward_extra_derivative(logits, labels):
     return (p - labels) * p * (1 - p) / logits.size
 
 
+@mistake("bce_backward", "sign-and-no-mean", "sign is flipped and the 1/N is missing")
+def bce_backward_sign_no_mean(logits, labels):
+    return labels - sigmoid(logits)
+
+
+@mistake("bce_backward", "no-sigmoid", "apply σ to the logits")
+def bce_backward_no_sigmoid(logits, labels):
+    return (logits - labels) / logits.size
+
+
+@mistake("bce_backward", "gradient-wrt-probability", "dL/dp")
+def bce_backward_wrt_probability(logits, labels):
+    p = sigmoid(logits)
+    return (p - labels) / (p * (1 - p)) / logits.size
+
+
 # ----------------------------------------------------------------------------- 06 masked_mean_backward
 
 @mistake("masked_mean_backward", "divide-by-n", "n = 5", "real tokens")
@@ -504,6 +753,16 @@ def masked_mean_backward_empty_row_nan(dout, mask):
 def masked_mean_backward_no_keepdims(dout, mask):
     count = np.maximum(1, mask.sum(axis=1))
     return (dout / count)[:, None, :] * mask[:, :, None]
+
+
+@mistake("masked_mean_backward", "plain-mean", "plain mean")
+def masked_mean_backward_plain_mean(dout, mask):
+    return np.repeat(dout[:, None, :] / mask.shape[1], mask.shape[1], axis=1)
+
+
+@mistake("masked_mean_backward", "no-division", "forgot to divide")
+def masked_mean_backward_sum(dout, mask):
+    return dout[:, None, :] * mask[:, :, None]
 
 
 # ----------------------------------------------------------------------------- 07 fusion_logits
@@ -538,6 +797,41 @@ def fusion_logits_concatenate_features(text, patches, w_qt, w_kt, w_qi, w_ki):
     return s / np.sqrt(w_qt.shape[1])
 
 
+def joint(text, patches, w_qt, w_kt, w_qi, w_ki):
+    z = np.concatenate([text, patches])
+    return (z @ w_qt) @ (z @ w_kt).T + (z @ w_qi) @ (z @ w_ki).T
+
+
+@mistake("fusion_logits", "no-scale", "is missing")
+def fusion_logits_unscaled(text, patches, w_qt, w_kt, w_qi, w_ki):
+    return joint(text, patches, w_qt, w_kt, w_qi, w_ki)
+
+
+@mistake("fusion_logits", "scale-1/d_k", "divided by d_k")
+def fusion_logits_over_d(text, patches, w_qt, w_kt, w_qi, w_ki):
+    return joint(text, patches, w_qt, w_kt, w_qi, w_ki) / w_qt.shape[1]
+
+
+@mistake("fusion_logits", "patches-first", "text tokens first")
+def fusion_logits_patches_first(text, patches, w_qt, w_kt, w_qi, w_ki):
+    return joint(patches, text, w_qt, w_kt, w_qi, w_ki) / np.sqrt(w_qt.shape[1])
+
+
+@mistake("fusion_logits", "views-crossed", "its own view")
+def fusion_logits_views_crossed(text, patches, w_qt, w_kt, w_qi, w_ki):
+    return joint(text, patches, w_qt, w_ki, w_qi, w_kt) / np.sqrt(w_qt.shape[1])
+
+
+@mistake("fusion_logits", "transposed", "transpose", "a row per query")
+def fusion_logits_transposed(text, patches, w_qt, w_kt, w_qi, w_ki):
+    return joint(text, patches, w_kt, w_qt, w_ki, w_qi) / np.sqrt(w_qt.shape[1])  # K Qᵀ
+
+
+@mistake("fusion_logits", "softmax-applied", "softmax(S)", "logits S themselves")
+def fusion_logits_softmaxed(text, patches, w_qt, w_kt, w_qi, w_ki):
+    return row_softmax(joint(text, patches, w_qt, w_kt, w_qi, w_ki) / np.sqrt(w_qt.shape[1]))
+
+
 # ----------------------------------------------------------------------------- the test
 
 
@@ -558,3 +852,30 @@ def test_the_catalogue_is_large_and_covers_every_exercise():
 
     assert len(CATALOGUE) >= 25
     assert {param.values[0] for param in CATALOGUE} == set(EXERCISES)
+
+
+def test_every_catalogued_mistake_has_a_student_written_test():
+    """Each typical wrong answer the checker knows is exercised above by a function a student could write."""
+    from gemini_np.exercises.checkers import SPECS
+
+    tested = {(param.values[0], param.values[2]) for param in CATALOGUE}
+    with np.errstate(all="ignore"):
+        known = {(name, m.key) for name, spec in SPECS.items() for case in spec.cases() for m in case.mistakes}
+    assert known - tested == set()
+
+
+def test_every_catalogued_mistake_differs_from_the_right_answer_somewhere():
+    """A catalogue entry equal to the right answer on every case could never be reported."""
+    from gemini_np.exercises.checkers import SPECS
+    from gemini_np.exercises.compare import close
+
+    with np.errstate(all="ignore"):
+        for name, spec in SPECS.items():
+            differs = {}
+            for case in spec.cases():
+                wants = case.want if isinstance(case.want, tuple) else (case.want,)
+                for m in case.mistakes:
+                    answers = m.answer if isinstance(m.answer, tuple) else (m.answer,)
+                    wrong = not all(close(a, w) for a, w in zip(answers, wants))
+                    differs[m.key] = differs.get(m.key, False) or wrong
+            assert all(differs.values()), (name, [k for k, v in differs.items() if not v])

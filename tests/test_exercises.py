@@ -229,7 +229,8 @@ LIBRARY_CALLS = [
     ("split_heads", gnp.nn.split_heads),
     ("split_heads", lambda x, h: gnp.nn.split_heads(x, h)),
     ("sinusoidal_positions", lambda n, d: gnp.model.sinusoidal_positions(n, d, like=np.zeros(1))),
-    ("bce_backward", lambda z, y: gnp.functional.bce_with_logits_backward(1.0, gnp.functional.bce_with_logits_forward(z, y)[1])),
+    ("bce_backward", lambda z, y: gnp.functional.bce_with_logits_backward(
+        1.0, gnp.functional.bce_with_logits_forward(z, y)[1])),
     ("masked_mean_backward", lambda dout, mask: gnp.functional.masked_mean_backward(
         dout, gnp.functional.masked_mean_forward(np.zeros((*mask.shape, dout.shape[-1])), mask)[1])),
     ("worked_example", lambda h, d_k: gnp.attention_forward(h, h, h, scale=d_k ** -0.5)[1].weights),
@@ -489,7 +490,9 @@ def test_a_notebook_cell_shows_the_line_once(tmp_path):
             "def my_softmax(x):\n    raise NotImplementedError\n"
             "check(my_softmax, 'softmax')\ncheck(my_softmax, 'softmax')")  # the last line would also be displayed
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
-    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                                     resources={"metadata": {"path": str(ROOT)}})
+    client.execute()
     outputs = notebook.cells[0].outputs
     assert {o.output_type for o in outputs} == {"stream"}, outputs  # no execute_result: the Result displays nothing
     printed = "".join(o.text for o in outputs).splitlines()

@@ -55,9 +55,9 @@ def _worked_example_case(about, h, d_k):
 
 def _worked_example_cases():
     rng = np.random.default_rng(20)
-    return [
-        _worked_example_case("the article's one-hot h (3, 5), d_k = 5", article.embeddings(), article.D_MODEL),
+    return [  # random words first: with the article's one-hot h several mistakes give the same numbers
         _worked_example_case("h (4, 6), d_k = 6", 1.5 * rng.standard_normal((4, 6)), 6),
+        _worked_example_case("the article's one-hot h (3, 5), d_k = 5", article.embeddings(), article.D_MODEL),
     ]
 
 
@@ -88,6 +88,7 @@ def _softmax_mistakes(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     e_raw = np.exp(x)  # overflows for x > ~709
     e_global = np.exp(x - x.max())
+    e_column = np.exp(x - x.max(axis=0, keepdims=True))
     mistakes = [Mistake("wrong-axis", _softmax_axis_hint(axis, x.ndim), F.softmax(x, axis=axis))
                 for axis in range(x.ndim - 1)]
     mistakes += [
@@ -99,7 +100,7 @@ def _softmax_mistakes(x):
                               "(axis=-1, keepdims=True)", e_global / e_global.sum(axis=-1, keepdims=True)),
         Mistake("column-max", "you subtracted each column's max (axis 0): only a constant per row cancels between "
                               "numerator and denominator. Subtract each row's max (axis=-1, keepdims=True)",
-                np.exp(x - x.max(axis=0, keepdims=True)) / np.exp(x - x.max(axis=0, keepdims=True)).sum(-1, keepdims=True)),
+                e_column / e_column.sum(axis=-1, keepdims=True)),
         Mistake("whole-sum", "you divided by the sum of the whole array: divide each row by its own sum "
                              "(axis=-1, keepdims=True)", e / e.sum()),
         Mistake("whole-sum", "you divided by the sum of the whole array: divide each row by its own sum "
@@ -259,7 +260,8 @@ def _attention_case(about, seed, n_q, n_k, d_k, d_v):
                                                "dq and dk are wrong only because dS is",
                 grads(p * (dp - np.sum(dp * p, axis=0, keepdims=True)))),
         Mistake("rowsum-whole-array", row_sum + "is taken over the whole array: rowsum(dP ∘ P) is one number per "
-                                                "query (axis=-1, keepdims=True). dq and dk are wrong only because dS is",
+                                                "query (axis=-1, keepdims=True). dq and dk are wrong only because "
+                                                "dS is",
                 grads(p * (dp - np.sum(dp * p)))),
         Mistake("mean-not-weighted", "in dS you subtracted the mean of each row of dP; the term is the P-weighted "
                                      "sum rowsum(dP ∘ P) = Σ_j P_ij dP_ij (a mean weights every key equally)",
@@ -279,7 +281,8 @@ def _attention_case(about, seed, n_q, n_k, d_k, d_v):
                                      "dQ = scale · dS K, dK = scale · dSᵀ Q",
                 grads(ds_of(p_unscaled), p=p_unscaled, scale=1.0)),
         Mistake("scale-1/d_k", f"you used the scale 1/d_k (in the forward too); the scale is 1/√d_k = {s:.4g}, "
-                               f"in P = softmax(Q Kᵀ · scale) and in dQ, dK", grads(ds_of(p_over_d), p=p_over_d, scale=1.0 / d_k)),
+                               f"in P = softmax(Q Kᵀ · scale) and in dQ, dK",
+                grads(ds_of(p_over_d), p=p_over_d, scale=1.0 / d_k)),
     ]
     shapes = {"Q": q.shape, "K": k.shape, "V": v.shape, "dO": dout.shape, "P, S, dP and dS": p.shape}
     products = (
@@ -329,7 +332,8 @@ def _attention_diagnose(got, case):
                 "share: dS = P ∘ (dP − rowsum(dP ∘ P)) (each row of a right dS sums to 0: test it), then "
                 f"dQ = scale · dS K and dK = scale · dSᵀ Q. dq {describe(dq, want_dq)}")
     if not close(dq, want_dq):
-        return f"dv and dk are right, so dS is: only the dq line is wrong, dQ = scale · dS K. dq {describe(dq, want_dq)}"
+        return (f"dv and dk are right, so dS is: only the dq line is wrong, dQ = scale · dS K. "
+                f"dq {describe(dq, want_dq)}")
     return (f"dv and dq are right, so dS is: only the dk line is wrong, dK = scale · dSᵀ Q (each key gets "
             f"gradient from every query). dk {describe(dk, want_dk)}")
 

@@ -42,6 +42,7 @@ def _fusion_case(about, seed, n_q, n_k, d, d_v):
     separate = ("you back-propagated each branch through its own softmax; there is ONE softmax of the summed "
                 f"logits, P = softmax((Q_t K_tᵀ + Q_i K_iᵀ) · scale), so {_SHARED_DS}")
     p_2dk = F.softmax((q_t @ k_t.T + q_i @ k_i.T) * (s / math.sqrt(2)))
+    p_dk = F.softmax((q_t @ k_t.T + q_i @ k_i.T) * (s * s))
     p_text = F.softmax(q_t @ k_t.T * s)
     mistakes = [
         Mistake("separate-softmax", separate, (dq_t1, dk_t1, dq_i1, dk_i1, want[4])),
@@ -60,6 +61,8 @@ def _fusion_case(about, seed, n_q, n_k, d, d_v):
         Mistake("scale-1/sqrt(2d_k)", _SCALE_2DK.format(s=s), grads(ds_of(p_2dk), p=p_2dk, scale=s / math.sqrt(2))),
         Mistake("scale-1/d_k", f"the query/key gradients are scaled by 1/d_k (or by the scale twice); the scale is "
                                f"1/√d_k = {s:.4g}, once", grads(ds, scale=s * s)),
+        Mistake("scale-1/d_k", f"you used the scale 1/d_k (in the forward too); the scale is 1/√d_k = {s:.4g}, "
+                               f"in P and in every dQ, dK", grads(ds_of(p_dk), p=p_dk, scale=s * s)),
         Mistake("no-rowsum-term", f"dS misses the row-sum term: {_SHARED_DS}, not P ∘ dP", grads(p * dp)),
         Mistake("sign", f"dS has the wrong sign (the four query/key gradients are negated): {_SHARED_DS}",
                 grads(-ds)),
@@ -74,8 +77,10 @@ def _fusion_case(about, seed, n_q, n_k, d, d_v):
     products = (
         Product("dV", "Pᵀ dO", ("P", p.shape), ("dO", dout.shape), v.shape),
         Product("dP", "dO Vᵀ", ("dO", dout.shape), ("V", v.shape), p.shape),
-        Product("dQ_t (or dQ_i)", "dS K_t (or dS K_i), times the scale", ("dS", p.shape), ("K", k_t.shape), q_t.shape),
-        Product("dK_t (or dK_i)", "dSᵀ Q_t (or dSᵀ Q_i), times the scale", ("dS", p.shape), ("Q", q_t.shape), k_t.shape),
+        Product("dQ_t (or dQ_i)", "dS K_t (or dS K_i), times the scale", ("dS", p.shape), ("K", k_t.shape),
+                q_t.shape),
+        Product("dK_t (or dK_i)", "dSᵀ Q_t (or dSᵀ Q_i), times the scale", ("dS", p.shape), ("Q", q_t.shape),
+                k_t.shape),
     )
     return Case(about, (dout, q_t, k_t, q_i, k_i, v), want, mistakes, shapes=shapes, products=products)
 
@@ -175,8 +180,6 @@ def _fusion_logits_case(about, seed, n, m, d, d_k):
         Mistake("softmax-applied", "you returned softmax(S): the exercise asks for the logits S themselves",
                 F.softmax(want)),
     ]
-    if n == m:  # the article's sum only type-checks here, and gives an (n, n) matrix
-        mistakes.append(Mistake("per-modality-blocks", blocks, text_block + image_block))
     shapes = {"text": text.shape, "patches": patches.shape, "each W": w_qt.shape, "Z": z.shape}
     products = (
         Product("Q_t", "Z W_qt (and likewise K_t, Q_i, K_i)", ("Z", z.shape), ("W", w_qt.shape), (n + m, d_k)),

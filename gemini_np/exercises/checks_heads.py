@@ -98,7 +98,8 @@ def _sinusoidal_case(n, d):
         Mistake("exponent-doubled", "wrong exponent: with i = 0 … d/2 − 1 the rate is 10000^(2i/d); yours is "
                                     "10000^(4i/d) (with i already counting in steps of 2, write 10000^(i/d))",
                 _code(pos, 10000.0 ** (4 * i / d))),
-        Mistake("multiplied", "the angle is pos / 10000^(2i/d), a division: yours multiplies", _code(pos, rate, divide=False)),
+        Mistake("multiplied", "the angle is pos / 10000^(2i/d), a division: yours multiplies",
+                _code(pos, rate, divide=False)),
         Mistake("positions-from-1", "positions start at 0: the first row is sin(0) = 0 and cos(0) = 1",
                 _code(pos + 1, rate)),
         Mistake("d-frequencies", f"you used d = {d} frequencies, so 2d features: use d/2 = {d // 2} frequencies "

@@ -58,30 +58,29 @@ def _patchify_cases():
 
 
 def _pixel(x_shape, value):
-    """(row, col) of the pixel of x = arange(...) holding ``value``, or None when it is not a pixel value."""
+    """(row, column, channel) of the entry of x = arange(...) holding ``value``, or None when there is none."""
     if not float(value).is_integer() or not 0 <= value < math.prod(x_shape):
         return None
-    *_, row, col, _ = np.unravel_index(int(value), x_shape)
-    return int(row), int(col)
+    *_, row, col, channel = np.unravel_index(int(value), x_shape)
+    return int(row), int(col), int(channel)
 
 
 def _patchify_diagnose(got, case):
     (patches,), x, p = got, case.args[0], case.args[1]
     want = case.want
-    c = x.shape[-1]
-    same_pixels = np.array_equal(np.sort(patches.reshape(-1, patches.shape[-2] * c), axis=-1),
-                                 np.sort(want.reshape(-1, want.shape[-2] * c), axis=-1))
+    same_pixels = np.array_equal(np.sort(patches, axis=-2), np.sort(want, axis=-2))  # per patch and channel
     if same_pixels:
         return ("each patch holds the right pixels, in the wrong order: inside a patch go row by row, pixel (r, c) "
                 "of the patch at position r·p + c")
     index = tuple(int(i) for i in np.argwhere(patches != want)[0])
-    i, j, k = index[-4], index[-3], index[-2]
+    i, j, k, channel = index[-4:]
     yours = _pixel(x.shape, patches[index])
-    where = f"patch ({i}, {j}), position {k} should hold pixel (row {i * p + k // p}, column {j * p + k % p})"
+    where = (f"patch ({i}, {j}), position {k}, channel {channel} should hold pixel (row {i * p + k // p}, "
+             f"column {j * p + k % p}), channel {channel}")
     if yours is None:
-        return f"wrong values in the patches: {where}, yours holds {patches[index]:.4g}, which is no pixel of x"
-    return (f"wrong pixels in the patches: {where}, yours holds pixel (row {yours[0]}, column {yours[1]}); element "
-            f"[..., i, j, r·p + c, :] is pixel x[..., i·p + r, j·p + c, :]")
+        return f"wrong values in the patches: {where}, yours holds {patches[index]:.4g}, which is no value of x"
+    return (f"wrong pixels in the patches: {where}; yours holds pixel (row {yours[0]}, column {yours[1]}), "
+            f"channel {yours[2]}. Element [..., i, j, r·p + c, :] is pixel x[..., i·p + r, j·p + c, :]")
 
 
 PATCHIFY = Exercise(

@@ -82,9 +82,9 @@ def _masked_mean_case(about, dout, mask):
     if np.any(mask.sum(axis=-1) == 0):
         with np.errstate(all="ignore"):
             nan_rows = spread / count * m
-        mistakes.append(Mistake("empty-sequence-nan", "a sequence with no real token has count 0, and dividing by "
-                                                      "0 gives inf, then NaN: divide by max(1, count), so that its "
-                                                      "dx is 0", nan_rows))
+        mistakes.append(Mistake("empty-sequence-nan", "an empty sequence (no real token) has count 0, and dividing "
+                                                      "by 0 gives inf, then NaN: divide by max(1, count), so that "
+                                                      "its dx is 0", nan_rows))
     shapes = {"dout": dout.shape, "mask": mask.shape, "dx": want.shape}
     known = {(mask.shape, dout.shape): "mask (B, n) and dout (B, d) do not line up: give both the axes of dx "
                                        "(B, n, d), mask[:, :, None] and dout[:, None, :]",

@@ -69,8 +69,10 @@ def describe(got, want, factors=()) -> str:
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     bad = ~np.isfinite(got)
     if bad.any():
-        where = _rows(bad.reshape(want.shape).any(axis=-1)) if got.ndim >= 2 else f"{int(bad.sum())} of {got.size} entries"
+        where = _rows(bad.any(axis=-1)) if got.ndim >= 2 else f"{int(bad.sum())} of {got.size} entries"
         return f"contains NaN or inf ({where}), where the right answer is finite"
+    if not np.any(got):
+        return "is all zeros: nothing was computed into it"
     c = constant_factor(got, want)
     if c is not None:
         named = name_factor(c, factors)

@@ -120,7 +120,9 @@ def _reduce(shape, axis, keepdims):
         axes = {a % len(shape) for a in axes}
     except (TypeError, ZeroDivisionError):
         return None
-    return tuple((1 if keepdims else None) if i in axes else n for i, n in enumerate(shape) if keepdims or i not in axes)
+    if keepdims:
+        return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
 def shape_of(node, variables) -> tuple | None:
@@ -163,7 +165,8 @@ def _call_shape(node, variables):
     func = node.func
     name = func.attr if isinstance(func, ast.Attribute) else func.id
     args = list(node.args)
-    method = isinstance(func, ast.Attribute) and shape_of(func.value, variables) is not None  # x.sum(...) vs np.sum(x, ...)
+    # x.sum(...) (the array is before the dot) or np.sum(x, ...) (it is the first argument)
+    method = isinstance(func, ast.Attribute) and shape_of(func.value, variables) is not None
     if method:
         args = [func.value] + args
     if not args:
@@ -205,18 +208,20 @@ def _products_in(tree, variables):
         pair = None
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
             pair = (node.left, node.right)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("matmul", "dot"):
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr in ("matmul", "dot")):
             if len(node.args) == 2:
                 pair = tuple(node.args)
             elif len(node.args) == 1:
                 pair = (node.func.value, node.args[0])  # a.dot(b)
         if pair:
-            found.append((ast.unparse(pair[0]), shape_of(pair[0], variables), ast.unparse(pair[1]), shape_of(pair[1], variables)))
+            left, right = pair
+            found.append((ast.unparse(left), shape_of(left, variables), ast.unparse(right), shape_of(right, variables)))
     return found
 
 
 def _elementwise_in(tree, variables):
-    """Every ``A op B`` (not ``@``) in ``tree`` whose two shapes do not broadcast: (text A, shape A, text B, shape B)."""
+    """Every ``A op B`` (not ``@``) in ``tree`` whose shapes do not broadcast: (text A, shape A, text B, shape B)."""
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.MatMult):
@@ -414,12 +419,13 @@ def explain_exception(exc, *, shapes=None, products=(), batch=(), batch_hint="",
     elif "concatenation axis must match" in message:
         hint = explain_concatenate(exc, known)
     else:
-        hint = f"your function raised {type(exc).__name__}: {message}" if message else f"your function raised {type(exc).__name__}"
+        hint = f"your function raised {type(exc).__name__}" + (f": {message}" if message else "")
     return f"{hint} ({place})" if place else hint
 
 
 def explain_concatenate(exc, known) -> str:
-    sizes = re.search(r"along dimension (\d+), the array at index (\d+) has size (\d+) and the array at index (\d+) has size (\d+)", str(exc))
+    sizes = re.search(r"along dimension (\d+), the array at index (\d+) has size (\d+) "
+                      r"and the array at index (\d+) has size (\d+)", str(exc))
     hint = known.get("concatenate")
     if sizes:
         dim, _, a, _, b = sizes.groups()

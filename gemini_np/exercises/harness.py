@@ -377,6 +377,9 @@ def diagnose(got, case: Case, exercise: Exercise, rtol) -> tuple[str, str]:
     for g, w, name in zip(got, wants, names):
         if g.shape != w.shape:
             return _shape_hint(g, w, name, case), "shape"
+    for g, w, name in zip(got, wants, names):
+        if not np.any(g) and np.any(w):
+            return f"{name} is all zeros: nothing was computed into it", "zeros"
     if exercise.diagnose is not None:
         hint = exercise.diagnose([g for g in got], case)
         if hint:
