@@ -328,6 +328,7 @@ def misbehaviours():
     yield "not a function"
     yield None
     yield np.zeros((4, 6))  # the *result* instead of the function
+    yield lambda *a: (_ for _ in ()).throw(ValueError("x" * 10_000))  # a huge message
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -384,6 +385,25 @@ def test_a_function_that_changes_its_inputs_fails_even_when_its_values_are_right
     result = quiet(softmax_backward_in_place, "softmax_backward")
     assert result.status == "fail"
     assert "changed its input dy in place" in result.message and result.details["mistake"] == "modified-input"
+
+
+def test_sizes_are_python_ints():
+    """issue 11: a student who checks isinstance(p, int) must not fail because the checker passed a 0-d array."""
+    def patchify_strict(x, p):
+        assert isinstance(p, int)
+        return patchify_loops(x, p)
+
+    def split_heads_strict(x, n_heads):
+        assert isinstance(n_heads, int)
+        return split_heads_stack(x, n_heads)
+
+    def sinusoidal_strict(n, d):
+        assert isinstance(n, int) and isinstance(d, int)
+        return sinusoidal_loops(n, d)
+
+    for fn, name in ((patchify_strict, "patchify"), (split_heads_strict, "split_heads"),
+                     (sinusoidal_strict, "sinusoidal_positions")):
+        assert quiet(fn, name).status == "pass"
 
 
 def test_wrong_arity_is_named_before_calling():

@@ -62,7 +62,8 @@ class Place:
     variables: dict
 
     def __str__(self) -> str:
-        return f"line {self.lineno}: `{self.line}`" if self.line else f"line {self.lineno}"
+        line = self.line if len(self.line) <= 100 else self.line[:97] + "..."
+        return f"line {self.lineno}: `{line}`" if line else f"line {self.lineno}"
 
 
 def find_place(exc: BaseException) -> Place | None:
@@ -79,7 +80,7 @@ def find_place(exc: BaseException) -> Place | None:
         segment = raw.strip()
         colno, end = getattr(summary, "colno", None), getattr(summary, "end_colno", None)
         if colno is not None and end is not None and getattr(summary, "end_lineno", summary.lineno) == summary.lineno:
-            segment = raw[colno:end] or segment
+            segment = raw.encode()[colno:end].decode(errors="replace") or segment  # the columns count UTF-8 bytes
         variables = {**frame.f_globals, **frame.f_locals}
         return Place(summary.lineno, raw.strip(), segment, variables)
     return None
@@ -399,10 +400,14 @@ def explain_unpack(exc, place, batch_hint) -> str:
     return f"{what}unpacks {got} into {expected} names. {batch_hint}".strip()
 
 
+def _shorten(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def explain_exception(exc, *, shapes=None, products=(), batch=(), batch_hint="", known=None) -> str:
     """One hint for any exception the student's code raised (without the "line N" part; see :func:`find_place`)."""
     shapes, known = shapes or {}, known or {}
-    message = str(exc)
+    message = _shorten(str(exc))
     place = find_place(exc)
     if ("matmul" in message and "mismatch in its core dimension" in message) or "not aligned" in message:
         hint = explain_matmul(exc, place, shapes, products)

@@ -244,8 +244,8 @@ def call_student(fn, case: Case, exercise: Exercise):
             raise
         except NotImplementedError:
             guard.refuse(exercise)
-            raise Stop(NOT_ATTEMPTED, "not attempted yet: your function still raises NotImplementedError; "
-                                      "replace the placeholder line with your code") from None
+            raise Stop(NOT_ATTEMPTED, "your function still raises NotImplementedError: replace the placeholder "
+                                      "line with your code") from None
         except BaseException as exc:  # any bug in the student's code becomes a hint, even sys.exit()
             guard.refuse(exercise)
             raise Stop(FAIL, _translate(exc, case, exercise), mistake="exception",
@@ -253,8 +253,7 @@ def call_student(fn, case: Case, exercise: Exercise):
     guard.refuse(exercise)
     if result is None:
         if _is_empty(fn):
-            raise Stop(NOT_ATTEMPTED, "not attempted yet: your function is empty (no NotImplementedError, no "
-                                      "code): write the code and return the result")
+            raise Stop(NOT_ATTEMPTED, "your function is empty (no code yet): write the code and return the result")
         raise Stop(FAIL, f"your function returned None: did you forget `return`? End it with "
                          f"`return {exercise.returns}`", mistake="no-return")
     if inspect.isgenerator(result):
@@ -366,12 +365,13 @@ def diagnose(got, case: Case, exercise: Exercise, rtol) -> tuple[str, str]:
     names = exercise.outputs
     exact = [m for m in case.mistakes if all(compare.close(g, a, rtol) for g, a in zip(got, _as_tuple(m.answer)))]
     partial = [m for m in case.mistakes if _matches(got, m.answer, wants, rtol)]
-    for mistake in exact + partial:  # a mistake that explains every output first
-        return mistake.hint, mistake.key
+    found = exact + partial  # a mistake that explains every output comes first
+    if found:
+        return found[0].hint, found[0].key
     if len(got) > 1:
         for order in itertools.permutations(range(len(got))):
             if order != tuple(range(len(got))) and all(compare.close(got[i], w, rtol) for i, w in zip(order, wants)):
-                yours = ", ".join(names[order.index(i)] for i in range(len(got)))  # got[i] holds names[order.index(i)]
+                yours = ", ".join(names[order.index(i)] for i in range(len(got)))  # got[i] is names[order.index(i)]
                 return (f"the right arrays in the wrong order: you returned ({yours}); return "
                         f"{exercise.returns} in that order"), "order"
     for g, w, name in zip(got, wants, names):
