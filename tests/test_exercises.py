@@ -574,3 +574,12 @@ def test_an_object_whose_name_raises_is_still_a_result():
             raise RuntimeError("no name")
 
     assert quiet(Weird()).status == "fail"
+
+
+def test_a_transpose_with_the_wrong_number_of_axes_is_counted():
+    def split_heads_three_axes(x, n_heads):
+        b, n, d = x.shape
+        return x.reshape(b, n, n_heads, d // n_heads).transpose(0, 2, 1)
+
+    message = quiet(split_heads_three_axes, "split_heads").message
+    assert "lists 3 axes" in message and "has 4 dims, shape (2, 5, 3, 4)" in message

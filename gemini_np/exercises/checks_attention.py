@@ -49,7 +49,7 @@ def _worked_example_case(about, h, d_k):
         mistakes.append(Mistake("hard-coded-d_k", f"you divided by √{article.D_MODEL} for every input: use the "
                                                   f"d_k argument", F.softmax(s / math.sqrt(article.D_MODEL))))
     shapes = {"h": h.shape, "h hᵀ and P": (n, n)}
-    products = (Product("S", "h hᵀ", ("h", h.shape), ("hᵀ", h.shape[::-1]), (n, n)),)
+    products = (Product("S", "h hᵀ", ("h", h.shape), ("h", h.shape), (n, n)),)
     return Case(about, (h, d_k), np.array(cache.weights), mistakes, shapes=shapes, products=products)
 
 

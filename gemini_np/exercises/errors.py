@@ -182,6 +182,8 @@ def _call_shape(node, variables):
         return _reduce(shape, axis, bool(keepdims))
     if name in _ELEMENTWISE:
         return shape_of(args[0], variables)
+    if name == "reshape" and method:
+        return _reshaped(shape_of(args[0], variables), args[1:], variables)
     if name == "transpose" and len(args) == 1:
         shape = shape_of(args[0], variables)
         return None if shape is None else shape[::-1]
@@ -189,6 +191,60 @@ def _call_shape(node, variables):
         a, b = shape_of(args[0], variables), shape_of(args[1], variables)
         return None if a is None or b is None else matmul_shape(a, b)
     return None
+
+
+def _ints(nodes, variables):
+    """The integers a reshape's arguments name (``b, n, h // p``, ``*batch``, a tuple), or None."""
+    values = []
+    for node in nodes:
+        if isinstance(node, ast.Tuple):
+            inner = _ints(node.elts, variables)
+            if inner is None:
+                return None
+            values += inner
+        elif isinstance(node, ast.Starred):
+            value = variables.get(node.value.id) if isinstance(node.value, ast.Name) else None
+            if not isinstance(value, (tuple, list)):
+                return None
+            values += [int(v) for v in value]
+        else:
+            value = _int(node, variables)
+            if value is None:
+                return None
+            values.append(value)
+    return values
+
+
+_INT_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+            ast.FloorDiv: lambda a, b: a // b if b else None}
+
+
+def _int(node, variables):
+    """The value of a small integer expression (``h // p``, ``p * p``, ``-1``), or None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+        return node.value
+    if isinstance(node, ast.Name) and isinstance(variables.get(node.id), int):
+        return variables[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        value = _int(node.operand, variables)
+        return None if value is None else -value
+    if isinstance(node, ast.BinOp) and type(node.op) in _INT_OPS:
+        a, b = _int(node.left, variables), _int(node.right, variables)
+        return None if a is None or b is None else _INT_OPS[type(node.op)](a, b)
+    return None
+
+
+def _reshaped(shape, nodes, variables):
+    """The shape of ``x.reshape(...)``: the given sizes, with a -1 worked out from x's size."""
+    sizes = _ints(nodes, variables)
+    if shape is None or sizes is None or sizes.count(-1) > 1:
+        return None
+    if -1 in sizes:
+        known = math.prod(n for n in sizes if n != -1)
+        if known == 0 or math.prod(shape) % known:
+            return None
+        sizes[sizes.index(-1)] = math.prod(shape) // known
+    return tuple(sizes) if math.prod(sizes) == math.prod(shape) else None
 
 
 def matmul_shape(a, b):
@@ -400,6 +456,23 @@ def explain_unpack(exc, place, batch_hint) -> str:
     return f"{what}unpacks {got} into {expected} names. {batch_hint}".strip()
 
 
+def explain_transpose(place) -> str:
+    """A transpose whose list of axes does not match its array's number of dims."""
+    tree = _parse(place.line) if place else None
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "transpose":
+            array, axes = node.func.value, list(node.args)
+            if shape_of(array, place.variables) is None and axes:  # np.transpose(x, axes)
+                array, axes = axes[0], list(axes[1].elts) if len(axes) > 1 and hasattr(axes[1], "elts") else []
+            elif len(axes) == 1 and hasattr(axes[0], "elts"):  # x.transpose((0, 2, 1))
+                axes = list(axes[0].elts)
+            shape = shape_of(array, place.variables)
+            if shape is not None and axes and len(axes) != len(shape):
+                return (f"{ast.unparse(node)} lists {len(axes)} axes, but {ast.unparse(array)} has {len(shape)} "
+                        f"dims, shape {_fmt(shape)}: name every axis once")
+    return "a transpose lists a different number of axes than its array has dims"
+
+
 def _shorten(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
@@ -418,7 +491,7 @@ def explain_exception(exc, *, shapes=None, products=(), batch=(), batch_hint="",
     elif "values to unpack" in message:
         hint = explain_unpack(exc, place, batch_hint)
     elif "axes don't match array" in message:
-        hint = f"a transpose lists a different number of axes than its array has. {batch_hint}".strip()
+        hint = f"{explain_transpose(place)}. {batch_hint}".strip()
     elif re.search(r"axis -?\d+ is out of bounds", message):
         hint = f"{message}: count axes from the end, axis=-1 is the last axis whatever the number of dims"
     elif "concatenation axis must match" in message:
