@@ -103,7 +103,7 @@ def patch_attention_loops(q, k, v, p):
 
 
 def fusion_backward_concatenated(dout, q_t, k_t, q_i, k_i, v):
-    """Fusion is one attention over concatenated features with scale 1/√d_k (DESIGN.md)."""
+    """Fusion is one attention over concatenated features with scale 1/√d_k (docs/architecture.md)."""
     d = q_t.shape[1]
     dq, dk, dv = attention_backward_rowsum_do_o_scaled(dout, np.hstack([q_t, q_i]), np.hstack([k_t, k_i]), v,
                                                        1 / math.sqrt(d))

@@ -147,7 +147,7 @@ def _fusion_logits_case(about, seed, n, m, d, d_k):
     rng = np.random.default_rng(seed)
     text, patches = 0.5 * rng.standard_normal((n, d)), 0.5 * rng.standard_normal((m, d))
     w_qt, w_kt, w_qi, w_ki = (0.5 * rng.standard_normal((d, d_k)) for _ in range(4))
-    z = np.concatenate([text, patches])  # the joint sequence of DESIGN's fusion (gemini_np.model.FusionLayer)
+    z = np.concatenate([text, patches])  # the joint sequence of gemini_np.model.FusionLayer
     want = _library_logits(z, w_qt, w_kt, w_qi, w_ki)
     s = 1.0 / math.sqrt(d_k)
     text_block = (text @ w_qt) @ (text @ w_kt).T * s  # the article's per-modality blocks
