@@ -18,6 +18,11 @@
 # 2. check every gradient of the hand-written backward against autograd, tensor by tensor;
 # 3. read the ~30 lines of PyTorch forward that replace the hand-written backward;
 # 4. move a trained checkpoint to PyTorch and continue training it on several processes.
+#
+# **Prerequisites:** notebooks 02 (attention and its backward), 05 (multi-head attention) and
+# 06 (the model and its training); PyTorch installed (`pip install -e ".[torch]"`).
+#
+# **Time:** about 15 minutes.
 
 # %%
 import inspect
