@@ -296,13 +296,14 @@ def word_overlays(image, weights, words, grid: int, *, title: str | None = None)
 
 
 @styled
-def image_grid(images, titles=None, ncols: int = 4, size: float = 2.4, matches=None):
+def image_grid(images, titles=None, ncols: int = 4, size: float = 2.4, matches=None, patch_size: int | None = None):
     """Small images side by side, each with a (possibly Chinese) title.
 
     images: (N, H, W, 3) RGB in [0, 1] (NumPy or CuPy). titles: N strings,
     drawn through :func:`display_labels` (real glyphs or pinyin).
     matches: optional N booleans; each title then starts with "✓ match" or
-    "✗ no match" (a symbol and a word, not only a colour). Returns the Figure.
+    "✗ no match" (a symbol and a word, not only a colour).
+    patch_size: draw the patch grid every ``patch_size`` pixels. Returns the Figure.
     """
     imgs = _host(images, "images (N, H, W, C)", 4)
     n = imgs.shape[0]
@@ -319,6 +320,8 @@ def image_grid(images, titles=None, ncols: int = 4, size: float = 2.4, matches=N
             ax.set_axis_off()
             continue
         ax.imshow(np.clip(imgs[i], 0.0, 1.0), interpolation="nearest")
+        if patch_size:
+            draw_patch_grid(ax, imgs.shape[1], imgs.shape[2], patch_size)
         text, color = texts[i], "black"
         if matches is not None:
             kind = MATCH if matches[i] else NO_MATCH

@@ -236,7 +236,8 @@ plt.show()
 # patch border.
 
 # %%
-fig = viz.image_grid(np.stack([image, np.clip(out, 0, 1)]), ["input", "patch attention output"], ncols=2, size=4.2)
+fig = viz.image_grid(np.stack([image, np.clip(out, 0, 1)]), ["input", "patch attention output"], ncols=2, size=4.2,
+                     patch_size=p)
 plt.show()
 
 # %% [markdown]
