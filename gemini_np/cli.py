@@ -5,6 +5,7 @@
     train       train the image-text matching model (defaults: the article's §5 protocol)
     evaluate    the test accuracy of a saved checkpoint on its own held-out split
     gradcheck   every op's and the whole model's worst relative gradient error
+    explore     the classroom explorer: one offline HTML page, attention forward and backward
 
 Every mistake a user can make is answered with ONE line on stderr and a non-zero
 exit status, never a traceback: a bad flag or value, an output path that cannot be
@@ -293,10 +294,42 @@ def cmd_gradcheck(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- explore
+
+
+def add_explore(commands) -> None:
+    from .explorer import DEFAULT_OUT, LANGS
+
+    explore = commands.add_parser(
+        "explore", help="write the classroom explorer: one offline HTML page, attention forward and backward",
+        description="Write one self-contained HTML page (no network, no install) that steps through attention "
+                    "forward and backward on the article's example (猫 / 喜欢 / 吃鱼), with live editing, per-patch "
+                    "image attention, the fusion layer's weights of a trained model and the online softmax.")
+    explore.add_argument("--out", metavar="FILE", default=DEFAULT_OUT, help="the page to write (default: %(default)s)")
+    explore.add_argument("--lang", choices=LANGS, default="zh",
+                         help="the language the page opens in; it switches in the page (default: %(default)s)")
+    explore.add_argument("--checkpoint", metavar="CKPT",
+                         help="show this model (from `train --save`) instead of training a small one (a few seconds)")
+    explore.set_defaults(run=cmd_explore)
+
+
+def cmd_explore(args) -> int:
+    from .explorer import write_page
+
+    _check_outputs(out=args.out)
+    page = write_page(args.out, lang=args.lang, checkpoint=args.checkpoint)
+    if page.font is None:
+        print("note: no Chinese font found to embed; the page uses the browser's fonts for its Chinese text "
+              "(sudo apt-get install fonts-wqy-microhei to embed one)")
+    print(f"explorer written to {Path(args.out)} ({page.size / 1e6:.2f} MB, {page.seconds:.1f} s); "
+          f"open it in any browser, no network needed")
+    return 0
+
+
 # ----------------------------------------------------------------------------- main
 
 #: Each subcommand: a function that adds its parser (with ``run`` set) to the sub-parsers.
-COMMANDS = (add_demo, add_train, add_evaluate, add_gradcheck)
+COMMANDS = (add_demo, add_train, add_evaluate, add_gradcheck, add_explore)
 
 
 def build_parser() -> argparse.ArgumentParser:
