@@ -133,28 +133,52 @@ def test_cli_embeds_exactly_the_chinese_glyphs_the_page_uses(written):
     assert "License" in text or "license" in text  # the font's license notice travels with it
 
 
-@pytest.mark.parametrize("bad, needle", [
-    ("lang", "--lang"),
-    ("folder", "is a folder"),
-    ("checkpoint", "no checkpoint"),
-])
-def test_cli_rejects_bad_input_in_one_line_and_writes_nothing(tmp_path, bad, needle):
-    out = tmp_path / "page.html"
-    argv = {"lang": ["--out", str(out), "--lang", "fr"],
-            "folder": ["--out", str(tmp_path)],
-            "checkpoint": ["--out", str(out), "--checkpoint", str(tmp_path / "no-such-checkpoint.npz")]}[bad]
-    proc = run_cli("explore", *argv)
-    assert proc.returncode == 2
-    assert_one_line_error(proc.stderr)
-    assert needle in proc.stderr
-    assert not out.exists()
+#: A folder nobody may create files in, not even root (sysfs refuses new files).
+UNWRITABLE = Path("/sys/gemini_np_no_such_folder")
 
 
-def test_cli_rejects_an_output_under_a_file(tmp_path):
-    (tmp_path / "file").write_text("x")
-    proc = run_cli("explore", "--out", str(tmp_path / "file" / "page.html"))
+def bad_arguments(tmp_path):
+    """(what, argv, words the one-line error must contain) for every mistake explore can meet."""
+    (tmp_path / "a_folder").mkdir()
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "not_a_checkpoint.npz").write_text("hello")
+    good_out = str(tmp_path / "page.html")
+    return [
+        ("unknown language", ["--out", good_out, "--lang", "fr"], "--lang"),
+        ("out is a folder", ["--out", str(tmp_path / "a_folder")], "is a folder"),
+        ("out's parent is a file", ["--out", str(tmp_path / "a_file" / "page.html")], "a_file"),
+        ("out's grandparent is a file", ["--out", str(tmp_path / "a_file" / "sub" / "page.html")], "a_file"),
+        ("out in an unwritable place", ["--out", str(UNWRITABLE / "page.html")], "cannot write"),
+        ("no such checkpoint", ["--out", good_out, "--checkpoint", str(tmp_path / "missing.npz")], "no checkpoint"),
+        ("not a checkpoint", ["--out", good_out, "--checkpoint", str(tmp_path / "not_a_checkpoint.npz")], "checkpoint"),
+        ("unknown flag", ["--out", good_out, "--colour", "red"], "--colour"),
+    ]
+
+
+def test_cli_rejects_every_mistake_in_one_line_before_any_work(tmp_path, monkeypatch, capsys):
+    """Bad flags, paths and checkpoints: one `error:` line, status 2, nothing trained, nothing written."""
+    import gemini_np.train
+    from gemini_np import cli
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started although an argument was bad")
+
+    monkeypatch.setattr(gemini_np.train, "train", refuse)
+    for what, argv, needle in bad_arguments(tmp_path):
+        before = sorted(tmp_path.rglob("*"))
+        status = cli.main(["explore", *argv])
+        err = capsys.readouterr().err
+        assert status == cli.EXIT_USAGE, what
+        assert_one_line_error(err)
+        assert needle in err, (what, err)
+        assert sorted(tmp_path.rglob("*")) == before, f"{what}: something was written"
+
+
+def test_the_real_command_reports_a_bad_language_in_one_line(tmp_path):
+    proc = run_cli("explore", "--out", str(tmp_path / "page.html"), "--lang", "fr")
     assert proc.returncode == 2
     assert_one_line_error(proc.stderr)
+    assert not (tmp_path / "page.html").exists()
 
 
 def test_page_from_a_checkpoint_without_a_cjk_font(tmp_path, monkeypatch, capsys):
@@ -564,15 +588,18 @@ def overflow(opened):
 @pytest.mark.parametrize("present", [False, True])
 def test_nothing_is_cut_off_at_1280_by_720(opened, present):
     for preset in ("0", "1"):  # the article's 3×3 example and the random 4×6 one
-        opened.page.select_option("#preset-select", preset)
-        if present and not opened.js("document.body.classList.contains('present')"):
+        opened.page.select_option("#preset-select", preset)  # (presentation mode hides this menu)
+        if present:
             opened.page.click("#present-button")
         opened.page.keyboard.press("Home")
         for _ in range(int(re.findall(r"\d+", opened.page.inner_text("#step-counter"))[1])):
             assert all(x <= 1 for x in overflow(opened)), (preset, opened.page.inner_text("#step-counter"), overflow(opened))
+            if present and preset == "0":  # the article's example: numbers of at least 15 px everywhere
+                cell = opened.js("parseFloat(getComputedStyle(document.querySelector('#stage table.matrix')).fontSize)")
+                assert cell >= 15, opened.page.inner_text("#step-counter")
             opened.page.keyboard.press("ArrowRight")
-    if present:
-        size = opened.js("parseFloat(getComputedStyle(document.querySelector('#step-formula')).fontSize)")
-        assert size >= 36  # large type for a projector
-        opened.page.keyboard.press("Escape")
-        assert not opened.js("document.body.classList.contains('present')")
+        if present:
+            size = opened.js("parseFloat(getComputedStyle(document.querySelector('#step-formula')).fontSize)")
+            assert size >= 36  # large type for a projector
+            opened.page.keyboard.press("Escape")
+            assert not opened.js("document.body.classList.contains('present')")

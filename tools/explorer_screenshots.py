@@ -59,6 +59,7 @@ def shoot(page_path: Path, out_dir: Path, lang: str) -> list[Path]:
 
         def save(name):
             path = out_dir / f"explorer_{name}.png"
+            page.evaluate("document.activeElement && document.activeElement.blur()")  # no focus ring in the picture
             page.screenshot(path=str(path))
             shots.append(path)
 

@@ -334,18 +334,26 @@
     return node;
   }
 
-  function fmt(x, digits, integers) {
-    // a number for a cell: 4 decimals, exponents for very small or large values, a real minus sign;
-    // integers: the matrix holds whole numbers only (one-hot inputs), written "1", not "1.0000"
+  function fmt(x, digits) {
+    // a number for a cell: 4 decimals (or `digits`), exponents for very small or large values, a real minus sign
     digits = digits === undefined ? 4 : digits;
     if (x === -Infinity) return "−∞";
     if (x === Infinity) return "∞";
     if (Number.isNaN(x)) return "NaN";
     if (x === 0) return "0";
     const a = Math.abs(x);
-    if (integers && Number.isInteger(x) && a < 1e4) return String(x).replace("-", "−");
     const text = a >= 1e4 || a < Math.pow(10, -digits) ? x.toExponential(1).replace("e+", "e") : x.toFixed(digits);
     return text.replace(/-/g, "−");
+  }
+
+  function shortDigits(M) {
+    // inputs typed by hand (1, 0.5, −2.3) are shown as typed: the fewest decimals (at most 2)
+    // that write every number of M exactly; 4 for computed numbers
+    for (let d = 0; d <= 2; d++) {
+      const exact = M.every((row) => row.every((x) => !Number.isFinite(x) || (Math.abs(x) < 1e4 && Number(x.toFixed(d)) === x)));
+      if (exact) return d;
+    }
+    return 4;
   }
 
   function hexToRgb(hex) { return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)); }
@@ -396,7 +404,7 @@
     //     edit: "q"|"k"|"v"|"dout" (editable input), transposed (M is that input transposed),
     //     toggleMask (cells toggle the mask), rowSums, focusRow, pendingFrom (rows ≥ this are not computed yet)}
     const range = o.kind === "seq" ? 1 : absMax(o.M);
-    const integers = o.M.every((row) => row.every((x) => Number.isInteger(x) || x === -Infinity));
+    const digits = shortDigits(o.M);
     const header = el("tr", {}, [el("th")].concat(o.cols[state.lang].map((c) => el("th", { text: c }))));
     if (o.rowSums) header.append(el("th", { text: "Σ" }));
     const body = o.M.map((row, i) => {
@@ -407,7 +415,7 @@
         if (pending) { td.className = "pending"; td.textContent = "·"; }
         else if (x === -Infinity) { td.className = "masked"; td.textContent = "−∞"; }
         else {
-          td.textContent = fmt(x, 4, integers);
+          td.textContent = fmt(x, digits);
           const c = cellColors(o.kind, x, range);
           td.style.background = c.background; td.style.color = c.color;
         }
@@ -614,13 +622,26 @@
   }
 
   function fitStage(stage) {
-    // shrink the numbers until the equation fits: nothing is ever cut off, whatever the shapes
-    let fit = 1;
-    stage.style.setProperty("--fit", fit);
-    while (fit > 0.4 && (stage.scrollWidth > stage.clientWidth + 1 || stage.scrollHeight > stage.clientHeight + 1)) {
-      fit = Math.round((fit - 0.05) * 100) / 100;
+    // Nothing is ever cut off, whatever the shapes: shrink the numbers until the equation fits.
+    // If one line would need small type, try letting the equation wrap onto two lines; keep
+    // that only when it gives clearly larger numbers.
+    const overflows = () => stage.scrollWidth > stage.clientWidth + 1 || stage.scrollHeight > stage.clientHeight + 1;
+    const shrink = () => { // the largest --fit (1, 0.95, ... 0.3) at which the stage does not overflow
+      let fit = 1;
       stage.style.setProperty("--fit", fit);
-    }
+      while (fit > 0.3 && overflows()) {
+        fit = Math.round((fit - 0.05) * 100) / 100;
+        stage.style.setProperty("--fit", fit);
+      }
+      return fit;
+    };
+    const equations = stage.querySelectorAll(".equation:not(.list)");
+    const oneLine = shrink();
+    if (oneLine >= 0.8 || equations.length === 0) return;
+    equations.forEach((e) => e.classList.add("wrap"));
+    if (shrink() >= oneLine + 0.15) return;
+    equations.forEach((e) => e.classList.remove("wrap"));
+    stage.style.setProperty("--fit", oneLine);
   }
 
   function setI18n(node, key, params) {
