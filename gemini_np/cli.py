@@ -304,7 +304,8 @@ def add_explore(commands) -> None:
         "explore", help="write the classroom explorer: one offline HTML page, attention forward and backward",
         description="Write one self-contained HTML page (no network, no install) that steps through attention "
                     "forward and backward on the article's example (猫 / 喜欢 / 吃鱼), with live editing, per-patch "
-                    "image attention, the fusion layer's weights of a trained model and the online softmax.")
+                    "image attention, the fusion layer's weights of a trained model and the online softmax. "
+                    "Computed with NumPy whatever $GEMINI_NP_BACKEND says.")
     explore.add_argument("--out", metavar="FILE", default=DEFAULT_OUT, help="the page to write (default: %(default)s)")
     explore.add_argument("--lang", choices=LANGS, default="zh",
                          help="the language the page opens in; it switches in the page (default: %(default)s)")
@@ -316,6 +317,7 @@ def add_explore(commands) -> None:
 def cmd_explore(args) -> int:
     from .explorer import write_page
 
+    _select_backend("numpy")  # the page's numbers are NumPy's, whatever $GEMINI_NP_BACKEND says
     _check_outputs(out=args.out)
     page = write_page(args.out, lang=args.lang, checkpoint=args.checkpoint)
     if page.font is None:

@@ -181,29 +181,48 @@ def test_the_real_command_reports_a_bad_language_in_one_line(tmp_path):
     assert not (tmp_path / "page.html").exists()
 
 
-def test_page_from_a_checkpoint_without_a_cjk_font(tmp_path, monkeypatch, capsys):
-    """--checkpoint: the image and fusion views show that model; no CJK font: one note, a working page."""
-    from gemini_np.__main__ import main
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """A checkpoint of a tiny model (d_model 16), trained for one epoch."""
     from gemini_np.checkpoint import save_checkpoint
+    from gemini_np.cli import checkpoint_extra
     from gemini_np.model import ModelConfig
     from gemini_np.train import TrainConfig, train
 
     result = train(TrainConfig(samples=48, epochs=1, batch_size=16, model=ModelConfig(d_model=16, d_ff=16)),
                    progress=False)
-    from gemini_np.cli import checkpoint_extra
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "m.npz", result.model, checkpoint_extra(result))
 
-    ckpt = save_checkpoint(tmp_path / "m.npz", result.model, checkpoint_extra(result))
+
+def page_data_of(path):
+    text = Path(path).read_text(encoding="utf-8")
+    return json.loads(re.search(r'<script type="application/json" id="gnp-data">(.*?)</script>', text, re.S).group(1))
+
+
+def test_page_from_a_checkpoint_without_a_cjk_font(tmp_path, monkeypatch, capsys, tiny_checkpoint):
+    """--checkpoint: the image and fusion views show that model; no CJK font: one note, a working page."""
+    from gemini_np.__main__ import main
+
     monkeypatch.setenv("GEMINI_NP_CJK_FONT", "none")
     out = tmp_path / "page.html"
-    assert main(["explore", "--out", str(out), "--checkpoint", str(ckpt), "--lang", "en"]) == 0
+    assert main(["explore", "--out", str(out), "--checkpoint", str(tiny_checkpoint), "--lang", "en"]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("note: no Chinese font") and len(printed) == 2
     text = out.read_text(encoding="utf-8")
     assert "@font-face" not in text
-    data = json.loads(re.search(r'<script type="application/json" id="gnp-data">(.*?)</script>', text, re.S).group(1))
+    data = page_data_of(out)
     assert data["model"]["source"] == "checkpoint" and data["model"]["file"] == "m.npz"
     assert data["model"]["d_model"] == 16
     assert '<body data-lang="en">' in text
+
+
+def test_the_page_is_numpy_whatever_the_backend_variable_says(tmp_path, tiny_checkpoint):
+    """explore computes with NumPy: a GEMINI_NP_BACKEND the other commands would refuse does not matter."""
+    out = tmp_path / "page.html"
+    proc = run_cli("explore", "--out", str(out), "--checkpoint", str(tiny_checkpoint),
+                   env={"GEMINI_NP_BACKEND": "tpu", "GEMINI_NP_CJK_FONT": "none"})
+    assert proc.returncode == 0, proc.stderr
+    assert page_data_of(out)["model"]["source"] == "checkpoint"
 
 
 def test_build_page_rejects_an_unknown_language():
