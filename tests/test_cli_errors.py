@@ -81,6 +81,7 @@ def output_cases(tmp_path: Path, checkpoint_path: Path | None):
     for kind, path in bad_file_paths(tmp_path).items():
         cases.append((f"train --save, {kind}", ["train", *TINY, "--save", str(path)]))
         cases.append((f"train --json, {kind}", ["train", *TINY, "--json", str(path)]))
+        cases.append((f"explore --out, {kind}", ["explore", "--out", str(path)]))
         if checkpoint_path is not None:
             cases.append((f"evaluate --json, {kind}", ["evaluate", str(checkpoint_path), "--json", str(path)]))
     for kind, path in bad_dir_paths(tmp_path).items():
@@ -97,7 +98,7 @@ def test_every_output_option_with_every_bad_path_fails_before_training(tmp_path,
     work = tmp_path / "work"
     work.mkdir()
     cases = output_cases(work, checkpoint)
-    assert len(cases) == 18
+    assert len(cases) == 22
     before = snapshot(work)
     for label, argv in cases:
         capsys.readouterr()
@@ -185,8 +186,9 @@ def test_evaluate_on_a_file_that_is_not_a_checkpoint_says_so(tmp_path, capsys):
     assert "not a gemini_np checkpoint" in err and "pickl" not in err
 
 
-@pytest.mark.parametrize("command", ["train", "demo", "evaluate", "gradcheck"])
+@pytest.mark.parametrize("command", ["train", "demo", "evaluate", "gradcheck", "explore"])
 def test_ctrl_c_is_one_line_exit_130_and_nothing_saved(command, checkpoint, tmp_path, monkeypatch, capsys):
+    import gemini_np.explorer
     import gemini_np.gradcheck
     import gemini_np.train
 
@@ -194,10 +196,11 @@ def test_ctrl_c_is_one_line_exit_130_and_nothing_saved(command, checkpoint, tmp_
         raise KeyboardInterrupt
 
     for module, name in ((gemini_np.train, "train"), (gemini_np.train, "evaluate_model_on_split"),
-                         (gemini_np.gradcheck, "op_gradcheck_table")):
+                         (gemini_np.gradcheck, "op_gradcheck_table"), (gemini_np.explorer, "write_page")):
         monkeypatch.setattr(module, name, interrupt)
     argv = {"train": ["train", *TINY, "--save", str(tmp_path / "m.npz")], "demo": ["demo", "--plots", str(tmp_path / "d")],
-            "evaluate": ["evaluate", str(checkpoint), "--json", str(tmp_path / "e.json")], "gradcheck": ["gradcheck"]}
+            "evaluate": ["evaluate", str(checkpoint), "--json", str(tmp_path / "e.json")], "gradcheck": ["gradcheck"],
+            "explore": ["explore", "--out", str(tmp_path / "x.html")]}
     status = cli.main(argv[command])
     assert_one_line_error(capsys.readouterr().err, status, expected=cli.EXIT_INTERRUPTED, prefix="interrupted")
     assert list(tmp_path.iterdir()) == []
