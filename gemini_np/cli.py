@@ -354,6 +354,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing saved", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `... | head`: the reader has gone, which is no error of the user's
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so Python's exit flush stays quiet
+        return EXIT_FAILED
     except TrainingDiverged as exc:
         return _error(exc, EXIT_FAILED)
     except (UsageError, BackendError, ValueError, TypeError, OSError) as exc:

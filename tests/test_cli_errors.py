@@ -218,3 +218,10 @@ def test_ctrl_c_in_a_real_process(tmp_path):
     assert err.strip().splitlines()[-1] == "interrupted; nothing saved"
     assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_closed_pipe_is_not_an_error(tmp_path):
+    """`python -m gemini_np gradcheck | head -1`: the reader leaves early; nothing on stderr."""
+    done = subprocess.run(f"{sys.executable} -m gemini_np gradcheck --entries 1 | head -1", shell=True, cwd=tmp_path,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert done.stdout.startswith("Worst relative error") and done.stderr == ""
