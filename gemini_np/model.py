@@ -18,7 +18,7 @@ from .functional import masked_mean_backward, masked_mean_forward
 from .functional.patch import _patchify as patchify, _unpatchify as unpatchify  # inputs are checked on entry
 from .nn import Embedding, EncoderBlock, GroupedLinear, LayerNorm, Linear, Module, ModuleList
 from .nn.module import dtype_name, resolve_rng
-from .validation import check_dtype, check_int, check_positive_int, is_floating, is_integer
+from .validation import check_dtype, check_fields, check_int, check_positive_int, is_floating, is_integer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,12 +61,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, fields: dict) -> "ModelConfig":
         """A config from a dict such as a checkpoint's JSON; unknown or ill-typed fields raise."""
-        if not isinstance(fields, dict):
-            raise TypeError(f"a model config must be a dict of fields, got {type(fields).__name__}")
-        unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown model config fields: {', '.join(map(str, unknown))}")
-        return cls(**fields)
+        return cls(**check_fields(cls, fields, "model config"))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -17,6 +17,7 @@ functions next to each public op), so no hot path checks the same array twice.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 
@@ -106,6 +107,21 @@ def check_dtype(dtype) -> str:
     if name not in DTYPES:
         raise ValueError(f"dtype must be 'float64' or 'float32', got {_short_repr(dtype)}")
     return name
+
+
+def check_fields(config_class, fields, what: str) -> dict:
+    """``fields`` is a dict whose keys all name fields of the dataclass ``config_class``.
+
+    For configs read back from a file (a checkpoint's JSON): a typo or an unknown key is a
+    ValueError naming it, not a TypeError from deep inside the constructor, which then
+    validates every value as strictly as the command line does.
+    """
+    if not isinstance(fields, dict):
+        raise TypeError(f"a {what} must be a dict of fields, got {type(fields).__name__}")
+    unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(config_class)})
+    if unknown:
+        raise ValueError(f"unknown {what} fields: {', '.join(map(str, unknown))}")
+    return fields
 
 
 # ----------------------------------------------------------------------------- arrays

@@ -14,7 +14,7 @@ import dataclasses
 import numpy
 
 from ..backend import array_namespace, from_numpy
-from ..validation import check_choice, check_int, check_positive_int, check_real
+from ..validation import check_choice, check_fields, check_int, check_positive_int, check_real
 from .shapes import LANGUAGES, MatchingDataset, make_dataset, split_indices
 from .vocab import UNK_ID
 
@@ -57,12 +57,7 @@ class DataConfig:
     @classmethod
     def from_dict(cls, fields: dict) -> "DataConfig":
         """A config from a dict such as a checkpoint's JSON; unknown or ill-typed fields raise."""
-        if not isinstance(fields, dict):
-            raise TypeError(f"a data config must be a dict of fields, got {type(fields).__name__}")
-        unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown data config fields: {', '.join(map(str, unknown))}")
-        return cls(**fields)
+        return cls(**check_fields(cls, fields, "data config"))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
