@@ -90,6 +90,21 @@ def sinusoidal_positions(n, d, like):
     return xp.concat([xp.sin(angle), xp.cos(angle)], axis=-1)
 
 
+def check_input_shapes(config: ModelConfig, tokens_shape: tuple, images_shape: tuple) -> None:
+    """tokens (B, n) with n >= 1 and images (B, image_size, image_size, channels), else ValueError.
+
+    Shared by :class:`GeminiModel` and its PyTorch twin (``gemini_np.interop``).
+    """
+    if len(tokens_shape) != 2 or tokens_shape[1] < 1:
+        raise ValueError(f"tokens must have shape (B, n) with n >= 1, got {tokens_shape}")
+    expected = (config.image_size, config.image_size, config.channels)
+    if len(images_shape) != 4 or images_shape[1:] != expected:
+        raise ValueError(f"images must have shape (B, image_size, image_size, channels) = (B, {expected[0]}, "
+                         f"{expected[1]}, {expected[2]}), got {images_shape}")
+    if tokens_shape[0] != images_shape[0]:
+        raise ValueError(f"tokens {tokens_shape} and images {images_shape} must have the same batch size")
+
+
 class TextEncoder(Module):
     """Token embedding + fixed sinusoidal positions + self-attention blocks + LayerNorm.
 
@@ -378,14 +393,7 @@ class GeminiModel(Module):
             got = getattr(images, "dtype", type(images).__name__)
             raise TypeError(f"images must be a floating-point array, got {got}")
         array_namespace(tokens, images)  # one library for both, else TypeError
-        if tokens.ndim != 2 or tokens.shape[1] < 1:
-            raise ValueError(f"tokens must have shape (B, n) with n >= 1, got {tuple(tokens.shape)}")
-        expected = (c.image_size, c.image_size, c.channels)
-        if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-            raise ValueError(f"images must have shape (B, image_size, image_size, channels) = (B, {expected[0]}, "
-                             f"{expected[1]}, {expected[2]}), got {tuple(images.shape)}")
-        if tokens.shape[0] != images.shape[0]:
-            raise ValueError(f"tokens {tuple(tokens.shape)} and images {tuple(images.shape)} must have the same batch size")
+        check_input_shapes(c, tuple(tokens.shape), tuple(images.shape))
         if dtype_name(images) != self.dtype:
             raise TypeError(f"images have dtype {dtype_name(images)} but the model is {self.dtype}; convert them first")
         # The range of the token ids is checked once, by the embedding lookup (one host sync per batch).

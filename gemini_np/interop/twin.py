@@ -43,7 +43,7 @@ import math
 import numpy
 
 from ..backend import from_numpy, to_numpy
-from ..model import GeminiModel, ModelConfig
+from ..model import GeminiModel, ModelConfig, check_input_shapes
 from ..model import MatchingHead as NumpyMatchingHead
 from ._torch import torch_missing
 
@@ -359,15 +359,7 @@ class GeminiTwin(nn.Module):
         if not isinstance(images, torch.Tensor) or images.dtype != self.dtype:
             raise TypeError(f"images must be a {self.dtype} torch tensor like the model, "
                             f"got {getattr(images, 'dtype', type(images).__name__)}")
-        if tokens.ndim != 2 or tokens.shape[1] < 1:
-            raise ValueError(f"tokens must have shape (B, n) with n >= 1, got {tuple(tokens.shape)}")
-        expected = (c.image_size, c.image_size, c.channels)
-        if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-            raise ValueError(f"images must have shape (B, {expected[0]}, {expected[1]}, {expected[2]}), "
-                             f"got {tuple(images.shape)}")
-        if tokens.shape[0] != images.shape[0]:
-            raise ValueError(f"tokens {tuple(tokens.shape)} and images {tuple(images.shape)} "
-                             f"must have the same batch size")
+        check_input_shapes(c, tuple(tokens.shape), tuple(images.shape))  # the same rule as GeminiModel's
         if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= c.vocab_size):
             raise ValueError(f"token ids must lie in [0, vocab_size={c.vocab_size}), "
                              f"got values in [{int(tokens.min())}, {int(tokens.max())}]")
