@@ -227,3 +227,27 @@ def test_a_closed_pipe_is_not_an_error(tmp_path):
     done = subprocess.run(f"{sys.executable} -m gemini_np gradcheck --entries 1 | head -1", shell=True, cwd=tmp_path,
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert done.stdout.startswith("Worst relative error") and done.stderr == ""
+
+
+@pytest.mark.parametrize("section, field, value", [
+    ("data", "noise", float("nan")), ("data", "noise", -0.1), ("data", "samples", 10), ("data", "language", "fr"),
+    ("data", "test_fraction", 1.5), ("data", "split_seed", "42"), ("data", "surprise", 1),
+    ("model", "d_model", float("inf")), ("model", "patch_size", 3), ("model", "dtype", "float16"),
+    ("model", "surprise", 1),
+], ids=lambda v: str(v))
+def test_evaluate_validates_every_field_of_a_loaded_config(section, field, value, checkpoint, tmp_path, capsys):
+    """A checkpoint's settings are checked as strictly as the flags: one line naming the field, exit 2."""
+    import json
+
+    import numpy as np
+
+    with np.load(checkpoint, allow_pickle=False) as f:
+        arrays = {name: f[name] for name in f.files}
+    info = json.loads(str(arrays.pop("__config__")))
+    info[section] = {**info[section], field: value}
+    arrays["__config__"] = np.array(json.dumps(info))
+    np.savez(tmp_path / "edited.npz", **arrays)
+    status = cli.main(["evaluate", str(tmp_path / "edited.npz")])
+    err = capsys.readouterr().err
+    assert_one_line_error(err, status)
+    assert field in err
