@@ -23,7 +23,7 @@ import time
 import numpy
 
 from .backend import array_namespace, get_backend, to_numpy
-from .data import ABLATIONS, DataConfig, MatchingDataset, batches, load_split, model_inputs, take
+from .data import DataConfig, MatchingDataset, batches, load_split, model_inputs, take
 from .functional import bce_with_logits_backward, bce_with_logits_forward
 from .model import GeminiModel, ModelConfig
 from .optim import SGD, Adam
@@ -75,10 +75,9 @@ class TrainConfig:
         if self.clip_norm is not None:
             object.__setattr__(self, "clip_norm", check_real(self.clip_norm, "clip_norm", positive=True))
         check_int(self.seed, "seed", minimum=0)
-        check_choice(self.ablate, "ablate", ABLATIONS)
         if not isinstance(self.model, ModelConfig):
             raise TypeError(f"model must be a gemini_np.model.ModelConfig, got {type(self.model).__name__}")
-        self.data_config()  # validates the data settings
+        self.data_config()  # validates the data settings (samples, seeds, language, noise, ablate, ...)
 
     @property
     def dtype(self) -> str:
