@@ -4,11 +4,17 @@ The finite-difference check is built on :func:`loops.numeric_grad` and
 :func:`loops.rel_error`, which share no code with ``gemini_np.gradcheck``: a bug
 in the library's own checker cannot hide a bug in a backward pass here.
 """
+import importlib.util
 import re
+import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 import loops
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def as_tuple(grads):
@@ -202,3 +208,35 @@ def render(fig) -> list:
         warnings.simplefilter("always")
         fig.savefig(io.BytesIO(), format="png")
     return [str(w.message) for w in caught]
+
+
+# ----------------------------------------------------------------------------- scripts and fonts
+
+
+def load_script(path):
+    """A script of the repository (tools/, benchmarks/) imported as a module named after its file."""
+    path = Path(path)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses and pickling look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_tool(name):
+    """tools/<name>.py as a module."""
+    return load_script(ROOT / "tools" / f"{name}.py")
+
+
+@pytest.fixture
+def fresh_fonts(monkeypatch):
+    """Each test sees the font search and its once-per-process warning afresh, and closes its figures."""
+    import matplotlib.pyplot as plt
+
+    from gemini_np.viz import fonts
+
+    monkeypatch.setattr(fonts, "_warned", False)
+    monkeypatch.setattr(fonts, "_font_cache", {})
+    monkeypatch.delenv("GEMINI_NP_CJK_FONT", raising=False)
+    yield
+    plt.close("all")

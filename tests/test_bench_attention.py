@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "bench_attention.py"
 
@@ -18,13 +20,6 @@ SCRIPT = ROOT / "benchmarks" / "bench_attention.py"
 def run_bench(*args, env=None):
     return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=300)
-
-
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_attention", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def has_torch():
@@ -57,7 +52,7 @@ def test_a_bad_shape_is_a_usage_error_naming_it(bad):
 
 
 def test_omp_wait_policy_is_passive_by_default_and_an_explicit_setting_wins(monkeypatch):
-    bench = load_bench()
+    bench = load_script(SCRIPT)
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     assert bench.set_omp_wait_policy("default").startswith("unset")
     assert "OMP_WAIT_POLICY" not in os.environ

@@ -18,18 +18,12 @@ from matplotlib import ft2font  # noqa: E402
 
 from gemini_np import article, viz  # noqa: E402
 from gemini_np.viz import fonts  # noqa: E402
-from helpers import GLYPH_MISSING, render  # noqa: E402
+from helpers import GLYPH_MISSING, fresh_fonts, render  # noqa: E402,F401 (fresh_fonts: a fixture)
 
 TOKENS = ["猫", "喜欢", "吃鱼"]
 
 
-@pytest.fixture(autouse=True)
-def _fresh(monkeypatch):
-    monkeypatch.setattr(fonts, "_warned", False)  # the once-per-process warning, per test
-    monkeypatch.setattr(fonts, "_font_cache", {})
-    monkeypatch.delenv("GEMINI_NP_CJK_FONT", raising=False)
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("fresh_fonts")  # font search and warning afresh, figures closed
 
 
 def draw_heatmap() -> tuple[object, list]:

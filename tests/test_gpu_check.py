@@ -19,21 +19,15 @@ import pytest
 
 from gemini_np.functional import registry
 from gemini_np.functional.registry import OPS
+from helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def gpu_check():
-    return load_script()
+    return load_script(SCRIPT)
 
 
 def _has_model() -> bool:

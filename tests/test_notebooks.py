@@ -14,11 +14,9 @@ what to remember) is checked on the sources.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import math
 import re
 import struct
-import sys
 from pathlib import Path
 
 import nbformat
@@ -27,20 +25,13 @@ import pytest
 
 from gemini_np import viz
 from gemini_np.gradcheck import MODEL_BOUND, OP_BOUND
+from helpers import load_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _load_tool("build_notebooks")
-student = _load_tool("make_student_copy")
+build = load_tool("build_notebooks")
+student = load_tool("make_student_copy")
 
 SOURCES = {p.name[:2]: p for p in build.sources()}
 GLYPH_MISSING = re.compile(r"Glyph \d+ .{0,80}missing", re.S)

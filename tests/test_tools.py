@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import struct
@@ -20,21 +19,14 @@ import pytest
 
 from gemini_np import viz
 from gemini_np.viz import cheatsheet
+from helpers import load_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ("build_notebooks", "make_student_copy", "make_cheatsheet", "make_readme_figure")
 
 
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-build = load("build_notebooks")
-student = load("make_student_copy")
+build = load_tool("build_notebooks")
+student = load_tool("make_student_copy")
 
 
 @pytest.mark.parametrize("tool", TOOLS)
@@ -195,7 +187,7 @@ def test_cheat_sheet_covers_what_the_issue_asks():
 
 
 def test_cheat_sheet_is_regenerated_from_its_source(tmp_path):
-    tool = load("make_cheatsheet")
+    tool = load_tool("make_cheatsheet")
     pdf, png = tool.make(tmp_path)
     stamp = cheatsheet.fingerprint().encode()
     for made, committed in ((pdf, ROOT / "docs" / "cheatsheet.pdf"), (png, ROOT / "docs" / "cheatsheet.png")):
@@ -208,7 +200,7 @@ def test_cheat_sheet_is_regenerated_from_its_source(tmp_path):
 
 
 def test_cheat_sheet_refuses_a_formula_that_disagrees(tmp_path, monkeypatch):
-    tool = load("make_cheatsheet")
+    tool = load_tool("make_cheatsheet")
     wrong = cheatsheet.Line("$x$", lambda: 1.0)
     monkeypatch.setattr(cheatsheet, "SECTIONS", cheatsheet.SECTIONS + [("wrong", [wrong])])
     with pytest.raises(SystemExit, match="disagree"):

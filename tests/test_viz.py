@@ -2,7 +2,6 @@
 the figures of a training run (viz/training.py), and the projection-grade defaults every
 figure gets (viz/style.py: >= 1200 px wide, text >= 10 pt, colour bars, colour-blind-safe
 encodings). The font paths: tests/test_fonts.py."""
-import importlib.util
 import struct
 import warnings
 from pathlib import Path
@@ -20,19 +19,13 @@ import pytest  # noqa: E402
 import gemini_np as gnp  # noqa: E402
 from gemini_np import article, viz  # noqa: E402
 from gemini_np.viz import fonts  # noqa: E402
-from helpers import GLYPH_MISSING, render  # noqa: E402
+from helpers import GLYPH_MISSING, fresh_fonts, load_tool, render  # noqa: E402,F401 (fresh_fonts: a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKENS = ["猫", "喜欢", "吃鱼"]
 
 
-@pytest.fixture(autouse=True)
-def _fresh(monkeypatch):
-    monkeypatch.setattr(fonts, "_warned", False)  # the once-per-process warning, per test
-    monkeypatch.setattr(fonts, "_font_cache", {})
-    monkeypatch.delenv("GEMINI_NP_CJK_FONT", raising=False)
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("fresh_fonts")  # font search and warning afresh, figures closed
 
 
 @pytest.fixture
@@ -131,16 +124,9 @@ def test_image_grid_titles_follow_the_font_path(no_cjk_font):
 
 # ---------------------------------------------------------------- the README's figure
 
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
-
-
 def test_readme_figure_is_made_by_code(tmp_path):
     """docs/figures/worked_example.png comes from tools/make_readme_figure.py, which runs here."""
-    tool = _tool("make_readme_figure")
+    tool = load_tool("make_readme_figure")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", viz.CJKFontWarning)
         path = tool.make(tmp_path / "worked_example.png", allow_pinyin=True)
@@ -151,7 +137,7 @@ def test_readme_figure_is_made_by_code(tmp_path):
 
 
 def test_readme_figure_refuses_pinyin_unless_asked(tmp_path, monkeypatch):
-    tool = _tool("make_readme_figure")
+    tool = load_tool("make_readme_figure")
     monkeypatch.setattr(fonts, "_find_font", lambda chars: None)  # a machine without a CJK font
     target = tmp_path / "w.png"
     with pytest.raises(tool.DegradedFigure, match="--allow-pinyin"):
